@@ -1,0 +1,64 @@
+"""Kvarn: first come, first served registration for courses and lectures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from .config import DefaultConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then KVARN_* environment."""
+    instance_path = os.environ.get("KVARN_INSTANCE_PATH", str(ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "app" / "static"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("KVARN")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "sqlite:///" + str(Path(app.instance_path) / "kvarn.sqlite3")
+        )
+
+    from .database import engine_options_for, init_database
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options_for(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT"]),
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+    }
+
+    from . import i18n, security
+    from .extensions import csrf, db, limiter, mail, migrate
+
+    db.init_app(app)
+    init_database(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+
+    from . import errors
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    errors.init_app(app)
+
+    from . import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,62 @@
+"""Default configuration.
+
+Order of precedence (later wins): these defaults, ``instance/config.py``, then
+environment variables prefixed ``KVARN_`` (``KVARN_SECRET_KEY``,
+``KVARN_SQLALCHEMY_DATABASE_URI``, ...), parsed as JSON where possible.
+"""
+
+from __future__ import annotations
+
+
+class DefaultConfig:
+    SECRET_KEY = "dev-only-change-me"
+    # Filled in by create_app() with a file in the instance folder when left empty.
+    SQLALCHEMY_DATABASE_URI = ""
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Seconds a SQLite connection waits for the write lock before giving up.
+    SQLITE_BUSY_TIMEOUT = 30
+
+    # Bounded retries of a write transaction on lock/deadlock errors.
+    WRITE_RETRIES = 5
+
+    BABEL_DEFAULT_LOCALE = "sv"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Stockholm"
+    LANGUAGES = ["sv", "en"]
+
+    MAX_CONTENT_LENGTH = 256 * 1024
+    WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set KVARN_SESSION_COOKIE_SECURE=true behind HTTPS
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Public base URL used in e-mails (links must work outside a request).
+    BASE_URL = "http://127.0.0.1:5000"
+    SITE_NAME = "Kvarn"
+
+    # Mail (Flask-Mail). Nothing is sent by the web process: the outbox worker sends.
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_DEFAULT_SENDER = "Kvarn <noreply@kvarn.example>"
+    MAIL_TIMEOUT = 30
+    MAIL_BATCH_SIZE = 100
+    MAIL_MAX_ATTEMPTS = 8
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_LEASE_SECONDS = 300
+    # Show queued and delivered mail at /dev/mailbox (for `make run`; never in production).
+    DEV_MAILBOX = False
+
+    REMINDER_LEAD_HOURS = 48
+    # A manage link stops working this many days after the event has ended.
+    MANAGE_LINK_DAYS_AFTER_EVENT = 30
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    SIGNUP_RATE_LIMIT = "600 per minute"

@@ -1,0 +1,128 @@
+"""Engine set-up per database and the one way to run a write transaction.
+
+SQLite: pysqlite's own transaction handling is switched off and we emit BEGIN
+ourselves (SQLAlchemy's documented "Serializable isolation / Savepoints /
+Transactional DDL" recipe for pysqlite). Write transactions begin with
+``BEGIN IMMEDIATE`` so two writers never read-then-write past each other;
+read-only requests use a plain deferred BEGIN and, thanks to WAL, never block.
+
+PostgreSQL and MariaDB run at READ COMMITTED; the seats module serialises
+decisions with ``SELECT ... FOR UPDATE`` on the event row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IMMEDIATE_OPTION = "kvarn_write"
+
+
+class BusyError(RuntimeError):
+    """The database stayed locked after every retry; ask the user to try again."""
+
+
+def engine_options_for(uri: str, busy_timeout: int) -> dict:
+    backend = make_url(uri).get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": busy_timeout}}
+    options: dict = {"pool_pre_ping": True, "isolation_level": "READ COMMITTED"}
+    if backend in ("mysql", "mariadb"):
+        options["pool_recycle"] = 3600
+    return options
+
+
+def install_sqlite_listeners(engine: Engine, busy_timeout: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised on connect
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get(IMMEDIATE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def init_database(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            install_sqlite_listeners(engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+_RETRYABLE_PG = {"40001", "40P01", "55P03"}
+_RETRYABLE_MYSQL = {1205, 1213}
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_PG:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRYABLE_MYSQL:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    return False
+
+
+def begin_write() -> None:
+    """Start a fresh write transaction on the session (immediate on SQLite)."""
+    db.session.rollback()  # end any read transaction the request had open
+    db.session.connection(execution_options={IMMEDIATE_OPTION: True})
+
+
+def write_transaction(work: Callable[[], T]) -> T:
+    """Run ``work`` in one write transaction and commit it, retrying on lock errors.
+
+    ``work`` must do all its reading and writing through ``db.session`` and may be
+    called more than once; everything it does is committed together or not at all.
+    """
+    attempts = current_app.config["WRITE_RETRIES"]
+    for attempt in range(1, attempts + 1):
+        try:
+            begin_write()
+            result = work()
+            db.session.commit()
+            return result
+        except DBAPIError as exc:
+            db.session.rollback()
+            if not is_retryable(exc):
+                raise
+            if attempt == attempts:
+                raise BusyError(str(exc)) from exc
+            log.info("write transaction retry %s after %s", attempt, exc.orig)
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        except BaseException:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,71 @@
+"""Language choice and Swedish-first date formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, request, session
+from flask_babel import format_datetime, get_locale
+
+from .extensions import babel
+
+PATTERNS = {
+    # tisdag 27 oktober kl. 13.00–16.00
+    "sv": {"day": "EEEE d MMMM", "time": "HH.mm", "at": "{day} kl. {time}", "year": "EEEE d MMMM y"},
+    # Tuesday 27 October, 13:00–16:00
+    "en": {"day": "EEEE d MMMM", "time": "HH:mm", "at": "{day}, {time}", "year": "EEEE d MMMM y"},
+}
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if request:
+        chosen = request.args.get("lang") or session.get("lang")
+        if chosen in languages:
+            return chosen
+        best = request.accept_languages.best_match(languages)
+        if best and request.accept_languages and request.accept_languages[0][0][:2] in languages:
+            return best
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    return str(get_locale() or "sv")[:2]
+
+
+def _patterns() -> dict:
+    return PATTERNS.get(current_language(), PATTERNS["sv"])
+
+
+def format_day(dt: datetime) -> str:
+    return format_datetime(dt, _patterns()["day"])
+
+
+def format_time(dt: datetime) -> str:
+    return format_datetime(dt, _patterns()["time"])
+
+
+def format_moment(dt: datetime | None) -> str:
+    """"tisdag 27 oktober kl. 13.00"."""
+    if dt is None:
+        return ""
+    p = _patterns()
+    return p["at"].format(day=format_day(dt), time=format_time(dt))
+
+
+def format_span(start: datetime, end: datetime) -> str:
+    """"tisdag 27 oktober kl. 13.00–16.00", or both days when it spans midnight."""
+    from .clock import local
+
+    p = _patterns()
+    if local(start).date() == local(end).date():
+        return p["at"].format(day=format_day(start), time=f"{format_time(start)}–{format_time(end)}")
+    return f"{format_moment(start)} – {format_moment(end)}"
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Stockholm")
+    app.jinja_env.filters["span"] = format_span
+    app.jinja_env.filters["moment"] = format_moment
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.globals["current_language"] = current_language

@@ -1,0 +1,290 @@
+"""The domain: organisations, staff, events with sessions, registrations, outbox, audit.
+
+Statuses of registrations are changed only by ``app.seats``.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock
+from .extensions import db
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware datetimes in Python, naive UTC with microseconds in every database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class EventKind(enum.StrEnum):
+    COURSE = "course"
+    LECTURE = "lecture"
+    MEETING = "meeting"
+    CONFERENCE = "conference"
+
+
+class EventStatus(enum.StrEnum):
+    DRAFT = "draft"
+    GAUGING = "gauging"
+    OPEN = "open"
+    CLOSED = "closed"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class RegistrationStatus(enum.StrEnum):
+    INTERESTED = "interested"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+#: Statuses that hold a seat.
+SEATED = (RegistrationStatus.CONFIRMED, RegistrationStatus.ATTENDED, RegistrationStatus.NO_SHOW)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    ORGANISER = "organiser"
+    COORDINATOR = "coordinator"
+
+
+def _enum(enum_cls, length=20):
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+
+class Event(db.Model):
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    what_to_bring: Mapped[str] = mapped_column(sa.Text, default="")
+    language: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.DRAFT)
+    capacity: Mapped[int] = mapped_column(default=0)
+    waitlist_enabled: Mapped[bool] = mapped_column(default=True)
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    organiser_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Raised whenever time or venue changes: calendar clients replace the old entry.
+    ics_sequence: Mapped[int] = mapped_column(default=0)
+    # Gauging interest (evening lectures).
+    interest_threshold: Mapped[int | None] = mapped_column()
+    interest_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notify_coordinators_on_threshold: Mapped[bool] = mapped_column(default=True)
+    threshold_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deadline_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+
+    organiser: Mapped[User | None] = relationship()
+    sessions: Mapped[list[EventSession]] = relationship(
+        back_populates="event",
+        order_by="EventSession.starts_at",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def starts_at(self) -> datetime | None:
+        return self.sessions[0].starts_at if self.sessions else None
+
+    @property
+    def ends_at(self) -> datetime | None:
+        return max(s.ends_at for s in self.sessions) if self.sessions else None
+
+    def phase(self, at: datetime | None = None) -> EventStatus:
+        """The status as the public sees it now: open events close and finish by time."""
+        at = at or clock.now()
+        if self.status in (EventStatus.OPEN, EventStatus.CLOSED):
+            if self.ends_at and self.ends_at <= at:
+                return EventStatus.FINISHED
+            if self.status == EventStatus.OPEN and (
+                self.registration_closes_at and self.registration_closes_at <= at
+            ):
+                return EventStatus.CLOSED
+        return self.status
+
+    def registration_not_yet_open(self, at: datetime | None = None) -> bool:
+        at = at or clock.now()
+        return bool(self.registration_opens_at and self.registration_opens_at > at)
+
+    @property
+    def is_public(self) -> bool:
+        return self.status != EventStatus.DRAFT
+
+
+class EventSession(db.Model):
+    __tablename__ = "event_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None means "to be decided".
+    venue: Mapped[str | None] = mapped_column(sa.String(300))
+
+    event: Mapped[Event] = relationship(back_populates="sessions")
+
+
+class Registration(db.Model):
+    __tablename__ = "registration"
+    __table_args__ = (
+        # At most one active registration per (event, email): active_email is the
+        # email while active and NULL once cancelled (NULLs never collide).
+        sa.UniqueConstraint("event_id", "active_email", name="uq_registration_event_active_email"),
+        sa.Index("ix_registration_event_status_order", "event_id", "status", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    active_email: Mapped[str | None] = mapped_column(sa.String(254))
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    work_team: Mapped[str] = mapped_column(sa.String(120), default="")
+    needs: Mapped[str] = mapped_column(sa.String(1000), default="")
+    locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    manage_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_token)
+    # The sign-up form's one-time key: a resubmitted (double-clicked) form finds its row.
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    team_id: Mapped[int | None] = mapped_column()
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != RegistrationStatus.CANCELLED
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    sender: Mapped[str] = mapped_column(sa.String(300))
+    reply_to: Mapped[str | None] = mapped_column(sa.String(300))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    # JSON list of {"filename", "content_type", "data"} with text data (e.g. .ics).
+    attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
+    message_id: Mapped[str] = mapped_column(sa.String(300))
+    locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))
+    registration_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("registration.id", ondelete="SET NULL")
+    )
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(60), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(40))
+    object_id: Mapped[int | None] = mapped_column()
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    user: Mapped[User | None] = relationship()
+
+
+def utcnow() -> datetime:
+    return clock.now()

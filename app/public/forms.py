@@ -1,0 +1,70 @@
+"""The public sign-up form."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from ..forms import strip, to_int_or_none
+
+NAME_MAX = 120
+EMAIL_MAX = 254
+TEAM_MAX = 120
+NEEDS_MAX = 1000
+
+
+class SignupForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your name.")),
+            Length(max=NAME_MAX, message=_l("Use at most %(max)d characters.", max=NAME_MAX)),
+        ],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Length(max=EMAIL_MAX, message=_l("Use at most %(max)d characters.", max=EMAIL_MAX)),
+            Email(_l("Enter a valid email address, like name@kommun.se."), check_deliverability=False),
+        ],
+    )
+    organisation = SelectField(
+        _l("Organisation"),
+        coerce=to_int_or_none,
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose your organisation."))],
+    )
+    work_team = StringField(
+        _l("Work team (optional)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=TEAM_MAX, message=_l("Use at most %(max)d characters.", max=TEAM_MAX)),
+        ],
+    )
+    needs = TextAreaField(
+        _l("Special needs, such as diet or accessibility (optional)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=NEEDS_MAX, message=_l("Use at most %(max)d characters.", max=NEEDS_MAX)),
+        ],
+    )
+    # A fresh key per rendered form: a double-clicked submit finds the first one's result.
+    submission_key = HiddenField(default=lambda: uuid.uuid4().hex)
+
+    def validate_organisation(self, field) -> None:
+        valid = {value for value, _label in self.organisation.choices}
+        if field.data not in valid:
+            raise ValidationError(_l("Choose an organisation from the list."))
+
+    def validate_submission_key(self, field) -> None:
+        if field.data and (len(field.data) > 64 or not field.data.isalnum()):
+            field.data = None

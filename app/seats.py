@@ -1,0 +1,473 @@
+"""The one place that changes registration statuses.
+
+Every public function here runs one write transaction (``write_transaction``)
+that first locks the event row (``SELECT ... FOR UPDATE``; on SQLite the
+transaction itself began with ``BEGIN IMMEDIATE``), decides from the database,
+writes, queues the mail in the outbox and records the audit entry, and commits
+it all together. Nothing else in Kvarn assigns ``Registration.status``.
+
+The rules (DESIGN.md §2): confirmed <= capacity; the waitlist is served in
+``(created_at, id)`` order; a newcomer gets a seat only if one is free and
+nobody waits; a freed seat goes to the waitlist first.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from . import audit, clock, notices
+from .database import write_transaction
+from .extensions import db
+from .models import (
+    SEATED,
+    Event,
+    EventStatus,
+    Organisation,
+    Registration,
+    RegistrationStatus,
+)
+
+S = RegistrationStatus
+
+
+class SeatsError(Exception):
+    """A refused action, with a message for the user and the form field it concerns."""
+
+    def __init__(self, message, field: str | None = None, code: str = "refused"):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+class NotFound(SeatsError):
+    def __init__(self, message=None):
+        super().__init__(message or _l("Not found."), code="not_found")
+
+
+class Outcome(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    INTERESTED = "interested"
+    #: The email already has an active registration; a reminder of the link was mailed.
+    ALREADY_REGISTERED = "already_registered"
+    #: The same form was submitted again (double click); here is what the first one made.
+    RESUBMITTED = "resubmitted"
+
+
+@dataclass(frozen=True)
+class SignUp:
+    name: str
+    email: str
+    organisation_id: int
+    work_team: str = ""
+    needs: str = ""
+    locale: str = "sv"
+    submission_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SignUpResult:
+    outcome: Outcome
+    #: The new (or resubmitted) registration; None when the email was already registered,
+    #: since that registration belongs to whoever owns the address.
+    registration: Registration | None
+
+
+# --- reading under the lock -------------------------------------------------
+
+
+def _lock_event(event_id: int) -> Event:
+    event = db.session.execute(
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if event is None:
+        raise NotFound(_l("There is no such event."))
+    return event
+
+
+def _count(event_id: int, statuses) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(Registration.id)).where(
+            Registration.event_id == event_id, Registration.status.in_(list(statuses))
+        )
+    )
+
+
+def _in_order(event_id: int, status: S, limit: int | None = None) -> list[Registration]:
+    query = (
+        sa.select(Registration)
+        .where(Registration.event_id == event_id, Registration.status == status)
+        .order_by(Registration.created_at, Registration.id)
+        .execution_options(populate_existing=True)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def _set_status(registration: Registration, status: S) -> None:
+    registration.status = status
+    registration.status_changed_at = clock.now()
+    registration.active_email = None if status == S.CANCELLED else registration.email
+
+
+def _fill_free_seats(event: Event) -> list[Registration]:
+    """Give every free seat to the head of the waitlist, in order. Returns the promoted."""
+    if event.status not in (EventStatus.OPEN, EventStatus.CLOSED):
+        return []
+    if event.phase() == EventStatus.FINISHED:
+        return []
+    free = event.capacity - _count(event.id, SEATED)
+    if free <= 0:
+        return []
+    promoted = _in_order(event.id, S.WAITLISTED, limit=free)
+    for registration in promoted:
+        _set_status(registration, S.CONFIRMED)
+        notices.promoted(registration)
+    return promoted
+
+
+# --- public operations --------------------------------------------------------
+
+
+def _check_accepting(event: Event) -> None:
+    """Refuse a sign-up the event does not take now."""
+    phase = event.phase()
+    if phase == EventStatus.GAUGING:
+        if event.interest_deadline and event.interest_deadline <= clock.now():
+            raise SeatsError(_l("The time to show interest in this event has passed."))
+        return
+    if phase == EventStatus.CANCELLED:
+        raise SeatsError(_l("This event has been cancelled."))
+    if phase in (EventStatus.CLOSED, EventStatus.FINISHED):
+        raise SeatsError(_l("Registration for this event is closed."))
+    if phase != EventStatus.OPEN:
+        raise NotFound(_l("There is no such event."))
+    if event.registration_not_yet_open():
+        raise SeatsError(_l("Registration for this event has not opened yet."))
+
+
+def sign_up(event_id: int, data: SignUp) -> SignUpResult:
+    """Register one person: a seat, a waitlist place or (gauging) an interest."""
+
+    def work() -> SignUpResult:
+        event = _lock_event(event_id)
+        if data.submission_key:
+            earlier = db.session.scalar(
+                sa.select(Registration).where(Registration.submission_key == data.submission_key)
+            )
+            if earlier is not None and earlier.event_id == event.id:
+                return SignUpResult(Outcome.RESUBMITTED, earlier)
+        _check_accepting(event)
+        organisation = db.session.get(Organisation, data.organisation_id)
+        if organisation is None or not organisation.active:
+            raise SeatsError(_l("Choose an organisation from the list."), field="organisation")
+
+        email = data.email.strip().lower()
+        existing = db.session.scalar(
+            sa.select(Registration).where(
+                Registration.event_id == event.id, Registration.active_email == email
+            )
+        )
+        if existing is not None:
+            notices.already_registered(existing)
+            return SignUpResult(Outcome.ALREADY_REGISTERED, None)
+
+        if event.status == EventStatus.GAUGING:
+            status = S.INTERESTED
+        elif _count(event.id, SEATED) < event.capacity and _count(event.id, [S.WAITLISTED]) == 0:
+            status = S.CONFIRMED
+        elif event.waitlist_enabled:
+            status = S.WAITLISTED
+        else:
+            raise SeatsError(_l("This event is full and has no waiting list."), code="full")
+
+        now = clock.now()
+        registration = Registration(
+            event_id=event.id,
+            name=data.name.strip(),
+            email=email,
+            active_email=email,
+            organisation_id=organisation.id,
+            work_team=data.work_team.strip(),
+            needs=data.needs.strip(),
+            locale=data.locale,
+            status=status,
+            created_at=now,
+            status_changed_at=now,
+            submission_key=data.submission_key,
+        )
+        db.session.add(registration)
+        db.session.flush()
+        notices.registration_created(registration)
+        if status == S.INTERESTED:
+            _note_threshold(event)
+        return SignUpResult(Outcome(status.value), registration)
+
+    return write_transaction(work)
+
+
+def _note_threshold(event: Event) -> None:
+    """The first time interest reaches the threshold, tell whoever the event says."""
+    if not event.interest_threshold or event.threshold_reached_at is not None:
+        return
+    if _count(event.id, [S.INTERESTED]) >= event.interest_threshold:
+        event.threshold_reached_at = clock.now()
+        notices.threshold_reached(event)
+
+
+def _load_by_token_locked(token: str) -> tuple[Event, Registration]:
+    event_id = db.session.scalar(
+        sa.select(Registration.event_id).where(Registration.manage_token == token)
+    )
+    if event_id is None:
+        raise NotFound()
+    event = _lock_event(event_id)
+    registration = db.session.execute(
+        sa.select(Registration)
+        .where(Registration.manage_token == token)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return event, registration
+
+
+def cancel(token: str) -> Registration:
+    """The person cancels through their manage link; a freed seat is passed on at once."""
+
+    def work() -> Registration:
+        event, registration = _load_by_token_locked(token)
+        return _cancel(event, registration, by_staff=None)
+
+    return write_transaction(work)
+
+
+def cancel_by_staff(registration_id: int, user_id: int) -> Registration:
+    def work() -> Registration:
+        event_id = db.session.scalar(
+            sa.select(Registration.event_id).where(Registration.id == registration_id)
+        )
+        if event_id is None:
+            raise NotFound()
+        event = _lock_event(event_id)
+        registration = db.session.get(Registration, registration_id, populate_existing=True)
+        return _cancel(event, registration, by_staff=user_id)
+
+    return write_transaction(work)
+
+
+def _cancel(event: Event, registration: Registration, by_staff: int | None) -> Registration:
+    if registration.status == S.CANCELLED:
+        return registration
+    if registration.status not in (S.CONFIRMED, S.WAITLISTED, S.INTERESTED):
+        raise SeatsError(_l("This registration can no longer be cancelled."))
+    if event.phase() == EventStatus.FINISHED:
+        raise SeatsError(_l("This event is over; the registration can no longer be cancelled."))
+    previous = registration.status
+    _set_status(registration, S.CANCELLED)
+    notices.registration_cancelled(registration)
+    if by_staff is not None:
+        audit.record(
+            by_staff,
+            "registration.cancel",
+            registration,
+            {"event_id": event.id, "previous_status": previous.value},
+        )
+    _fill_free_seats(event)
+    return registration
+
+
+def set_capacity(event_id: int, capacity: int, user_id: int | None) -> list[Registration]:
+    """Change capacity; refuse to go below the seats taken; promote into new seats."""
+
+    def work() -> list[Registration]:
+        event = _lock_event(event_id)
+        if capacity < 0:
+            raise SeatsError(_l("Capacity cannot be negative."), field="capacity")
+        seated = _count(event.id, SEATED)
+        if capacity < seated:
+            raise SeatsError(
+                _l(
+                    "%(seated)d people already have a seat; capacity cannot be lower than that. "
+                    "Cancel registrations first if the room really is smaller.",
+                    seated=seated,
+                ),
+                field="capacity",
+            )
+        old = event.capacity
+        event.capacity = capacity
+        promoted = _fill_free_seats(event)
+        if user_id is not None and old != capacity:
+            audit.record(
+                user_id,
+                "event.capacity",
+                event,
+                {"from": old, "to": capacity, "promoted": [r.id for r in promoted]},
+            )
+        return promoted
+
+    return write_transaction(work)
+
+
+def promote_by_hand(registration_id: int, user_id: int) -> Registration:
+    """Give a waitlisted person a seat ahead of the queue by adding one seat for them."""
+
+    def work() -> Registration:
+        registration = db.session.get(Registration, registration_id)
+        if registration is None:
+            raise NotFound()
+        event = _lock_event(registration.event_id)
+        db.session.refresh(registration)
+        if registration.status != S.WAITLISTED:
+            raise SeatsError(_l("Only a waitlisted person can be promoted."))
+        if event.status not in (EventStatus.OPEN, EventStatus.CLOSED):
+            raise SeatsError(_l("Seats can only be given in an open or closed event."))
+        event.capacity = max(event.capacity, _count(event.id, SEATED) + 1)
+        _set_status(registration, S.CONFIRMED)
+        notices.promoted(registration)
+        audit.record(
+            user_id,
+            "registration.promote",
+            registration,
+            {"event_id": event.id, "capacity": event.capacity},
+        )
+        return registration
+
+    return write_transaction(work)
+
+
+def set_attendance(registration_id: int, attended: bool, user_id: int) -> Registration:
+    """Check a confirmed person in (attended) or undo it."""
+
+    def work() -> Registration:
+        registration = db.session.get(Registration, registration_id)
+        if registration is None:
+            raise NotFound()
+        _lock_event(registration.event_id)
+        db.session.refresh(registration)
+        if attended and registration.status in (S.CONFIRMED, S.NO_SHOW):
+            _set_status(registration, S.ATTENDED)
+            registration.checked_in_at = clock.now()
+        elif not attended and registration.status == S.ATTENDED:
+            _set_status(registration, S.CONFIRMED)
+            registration.checked_in_at = None
+        elif registration.status != (S.ATTENDED if attended else S.CONFIRMED):
+            raise SeatsError(_l("Only people with a seat can be checked in."))
+        audit.record(user_id, "registration.attendance", registration, {"attended": attended})
+        return registration
+
+    return write_transaction(work)
+
+
+def open_gauged_event(event_id: int, user_id: int) -> tuple[list[Registration], list[Registration]]:
+    """Confirm a gauging event: interests become seats in arrival order, the rest wait."""
+
+    def work():
+        event = _lock_event(event_id)
+        if event.status != EventStatus.GAUGING:
+            raise SeatsError(_l("Only an event that gauges interest can be confirmed."))
+        if not event.sessions or any(s.venue is None for s in event.sessions):
+            raise SeatsError(_l("Fix the date and venue of every session before confirming."))
+        event.status = EventStatus.OPEN
+        interested = _in_order(event.id, S.INTERESTED)
+        confirmed, waitlisted = interested[: event.capacity], interested[event.capacity :]
+        for registration in confirmed:
+            _set_status(registration, S.CONFIRMED)
+        for registration in waitlisted:
+            _set_status(registration, S.WAITLISTED)
+        for registration in interested:
+            notices.lecture_confirmed(registration)
+        audit.record(
+            user_id,
+            "event.confirm",
+            event,
+            {"confirmed": len(confirmed), "waitlisted": len(waitlisted)},
+        )
+        return confirmed, waitlisted
+
+    return write_transaction(work)
+
+
+def cancel_event(event_id: int, user_id: int, message: str = "") -> list[Registration]:
+    """Cancel the event and every active registration; everyone is told."""
+
+    def work() -> list[Registration]:
+        event = _lock_event(event_id)
+        if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
+            raise SeatsError(_l("This event can no longer be cancelled."))
+        event.status = EventStatus.CANCELLED
+        affected = list(
+            db.session.scalars(
+                sa.select(Registration)
+                .where(
+                    Registration.event_id == event.id,
+                    Registration.status.in_([S.CONFIRMED, S.WAITLISTED, S.INTERESTED]),
+                )
+                .order_by(Registration.created_at, Registration.id)
+            )
+        )
+        for registration in affected:
+            _set_status(registration, S.CANCELLED)
+            notices.event_cancelled(registration, message)
+        audit.record(user_id, "event.cancel", event, {"registrations": len(affected)})
+        return affected
+
+    return write_transaction(work)
+
+
+# --- read-only helpers for pages ----------------------------------------------
+
+
+def waitlist_position(registration: Registration) -> int | None:
+    if registration.status != S.WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        sa.select(sa.func.count(Registration.id)).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == S.WAITLISTED,
+            sa.or_(
+                Registration.created_at < registration.created_at,
+                sa.and_(
+                    Registration.created_at == registration.created_at,
+                    Registration.id < registration.id,
+                ),
+            ),
+        )
+    )
+    return ahead + 1
+
+
+@dataclass(frozen=True)
+class Counts:
+    confirmed: int = 0
+    waitlisted: int = 0
+    interested: int = 0
+
+
+def counts_for(event_ids) -> dict[int, Counts]:
+    """Confirmed, waitlisted and interested counts for many events in one query."""
+    event_ids = list(event_ids)
+    if not event_ids:
+        return {}
+    seated = [s.value for s in SEATED]
+    rows = db.session.execute(
+        sa.select(
+            Registration.event_id,
+            sa.func.sum(sa.case((Registration.status.in_(seated), 1), else_=0)),
+            sa.func.sum(sa.case((Registration.status == S.WAITLISTED, 1), else_=0)),
+            sa.func.sum(sa.case((Registration.status == S.INTERESTED, 1), else_=0)),
+        )
+        .where(Registration.event_id.in_(event_ids))
+        .group_by(Registration.event_id)
+    )
+    result = {event_id: Counts() for event_id in event_ids}
+    for event_id, confirmed, waitlisted, interested in rows:
+        result[event_id] = Counts(int(confirmed or 0), int(waitlisted or 0), int(interested or 0))
+    return result

@@ -1,0 +1,68 @@
+"""Small helpers to build test data through the real code paths."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+
+from app import clock, seats
+from app.database import write_transaction
+from app.extensions import db
+from app.models import Event, EventKind, EventSession, EventStatus, Organisation
+
+_seq = count(1)
+
+
+def organisation(name: str | None = None) -> Organisation:
+    def work():
+        org = Organisation(name=name or f"Kommun {next(_seq)}")
+        db.session.add(org)
+        db.session.flush()
+        return org
+
+    org = write_transaction(work)
+    return org
+
+
+def event(
+    capacity: int = 10,
+    status: EventStatus = EventStatus.OPEN,
+    days_ahead: int = 10,
+    sessions: int = 1,
+    **fields,
+) -> Event:
+    def work():
+        start = clock.now() + timedelta(days=days_ahead)
+        ev = Event(
+            kind=fields.pop("kind", EventKind.COURSE),
+            title=fields.pop("title", f"Kurs {next(_seq)}"),
+            capacity=capacity,
+            status=status,
+            contact_email=fields.pop("contact_email", "organiser@kommun.test"),
+            **fields,
+        )
+        for i in range(sessions):
+            ev.sessions.append(
+                EventSession(
+                    starts_at=start + timedelta(days=i),
+                    ends_at=start + timedelta(days=i, hours=3),
+                    venue=f"Sal {i + 1}",
+                )
+            )
+        db.session.add(ev)
+        db.session.flush()
+        return ev
+
+    return write_transaction(work)
+
+
+def sign_up(event_id: int, org_id: int, n: int | str = 0, **fields) -> seats.SignUpResult:
+    return seats.sign_up(
+        event_id,
+        seats.SignUp(
+            name=fields.pop("name", f"Person {n}"),
+            email=fields.pop("email", f"person{n}@example.org"),
+            organisation_id=org_id,
+            **fields,
+        ),
+    )

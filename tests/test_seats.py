@@ -1,0 +1,142 @@
+"""The seats module's rules, on every database backend."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app import seats
+from app.extensions import db
+from app.models import EventStatus, OutboxMessage, Registration, RegistrationStatus
+from tests import factories as f
+
+S = RegistrationStatus
+
+
+def statuses(event_id: int) -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        sa.select(Registration.email, Registration.status)
+        .where(Registration.event_id == event_id)
+        .order_by(Registration.created_at, Registration.id)
+    )
+    return [(email, status.value) for email, status in rows]
+
+
+def test_first_come_gets_seats_then_waitlist_in_order(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=2)
+    outcomes = [f.sign_up(ev.id, org.id, n).outcome for n in range(4)]
+    assert outcomes == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
+    waiting = db.session.scalars(
+        sa.select(Registration).where(Registration.status == S.WAITLISTED).order_by(Registration.id)
+    ).all()
+    assert [seats.waitlist_position(r) for r in waiting] == [1, 2]
+
+
+def test_cancel_confirmed_promotes_head_of_waitlist(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    first = f.sign_up(ev.id, org.id, 1).registration
+    f.sign_up(ev.id, org.id, 2)
+    f.sign_up(ev.id, org.id, 3)
+    seats.cancel(first.manage_token)
+    assert statuses(ev.id) == [
+        ("person1@example.org", "cancelled"),
+        ("person2@example.org", "confirmed"),
+        ("person3@example.org", "waitlisted"),
+    ]
+    kinds = db.session.scalars(sa.select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert kinds == ["confirmation", "waitlisted", "waitlisted", "cancelled", "promoted"]
+
+
+def test_cancel_twice_changes_nothing_more(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    first = f.sign_up(ev.id, org.id, 1).registration
+    f.sign_up(ev.id, org.id, 2)
+    seats.cancel(first.manage_token)
+    seats.cancel(first.manage_token)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 4
+
+
+def test_newcomer_does_not_jump_the_waitlist_after_capacity_raise(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    f.sign_up(ev.id, org.id, 1)
+    f.sign_up(ev.id, org.id, 2)
+    promoted = seats.set_capacity(ev.id, 2, user_id=None)
+    assert [r.email for r in promoted] == ["person2@example.org"]
+    assert f.sign_up(ev.id, org.id, 3).outcome == "waitlisted"
+
+
+def test_capacity_below_seated_is_refused(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=3)
+    for n in range(3):
+        f.sign_up(ev.id, org.id, n)
+    with pytest.raises(seats.SeatsError) as refused:
+        seats.set_capacity(ev.id, 2, user_id=None)
+    assert "3 people already have a seat" in str(refused.value.message)
+    assert db.session.get(type(ev), ev.id).capacity == 3
+
+
+def test_same_email_twice_is_not_a_second_row(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=3)
+    f.sign_up(ev.id, org.id, email="Same@Example.org")
+    result = f.sign_up(ev.id, org.id, email="same@example.org")
+    assert result.outcome == "already_registered" and result.registration is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 1
+    kinds = db.session.scalars(sa.select(OutboxMessage.kind)).all()
+    assert sorted(kinds) == ["already_registered", "confirmation"]
+
+
+def test_cancelled_person_may_sign_up_again_at_the_back(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    first = f.sign_up(ev.id, org.id, 1).registration
+    f.sign_up(ev.id, org.id, 2)
+    seats.cancel(first.manage_token)
+    again = f.sign_up(ev.id, org.id, 1)
+    assert again.outcome == "waitlisted"
+
+
+def test_full_without_waitlist_is_refused(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1, waitlist_enabled=False)
+    f.sign_up(ev.id, org.id, 1)
+    with pytest.raises(seats.SeatsError) as refused:
+        f.sign_up(ev.id, org.id, 2)
+    assert refused.value.code == "full"
+
+
+@pytest.mark.parametrize("status", [EventStatus.CANCELLED, EventStatus.CLOSED, EventStatus.DRAFT])
+def test_events_not_open_refuse(app, status):
+    org = f.organisation()
+    ev = f.event(status=status)
+    with pytest.raises(seats.SeatsError):
+        f.sign_up(ev.id, org.id, 1)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
+
+
+def test_resubmitted_form_returns_the_first_registration(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    first = f.sign_up(ev.id, org.id, 1, submission_key="abc123")
+    again = f.sign_up(ev.id, org.id, 1, submission_key="abc123")
+    assert again.outcome == "resubmitted"
+    assert again.registration.id == first.registration.id
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_cancel_event_cancels_everyone_and_tells_them(db_app):
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    f.sign_up(ev.id, org.id, 1)
+    f.sign_up(ev.id, org.id, 2)
+    seats.cancel_event(ev.id, user_id=None, message="Föreläsaren är sjuk.")
+    assert {s for _e, s in statuses(ev.id)} == {"cancelled"}
+    bodies = db.session.scalars(
+        sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == "event_cancelled")
+    ).all()
+    assert len(bodies) == 2 and all("Föreläsaren är sjuk." in b for b in bodies)
