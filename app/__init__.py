@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     }
 
     from . import i18n, security
-    from .extensions import csrf, db, limiter, mail, migrate
+    from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     init_database(app)
@@ -49,13 +49,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
     i18n.init_app(app)
     security.init_app(app)
 
     from . import errors
+    from .auth import bp as auth_bp
     from .public import bp as public_bp
+    from .staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(staff_bp, url_prefix="/staff")
     errors.init_app(app)
 
     from . import cli

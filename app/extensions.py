@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import Babel
+from flask_babel import Babel, lazy_gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -24,6 +24,8 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 migrate = Migrate()
 mail = Mail()
 login_manager = LoginManager()
+login_manager.login_message = lazy_gettext("Log in to see that page.")
+login_manager.login_message_category = "info"
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -7,7 +7,7 @@ import uuid
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from ..forms import strip, to_int_or_none
 
@@ -39,7 +39,7 @@ class SignupForm(FlaskForm):
         _l("Organisation"),
         coerce=to_int_or_none,
         validate_choice=False,
-        validators=[DataRequired(_l("Choose your organisation."))],
+        validators=[InputRequired(_l("Choose your organisation."))],
     )
     work_team = StringField(
         _l("Work team (optional)"),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
-
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,6 +10,7 @@ from flask_babel import gettext as _
 from .. import clock, seats
 from ..extensions import db, limiter
 from ..i18n import current_language
+from ..urls import safe_next
 from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
 from . import bp
 from .forms import SignupForm
@@ -173,17 +172,8 @@ def cancel(token: str):
     return redirect(url_for("public.manage", token=token), 303)
 
 
-def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("public.events")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("public.events")
-    return target
-
-
 @bp.get("/lang/<code>")
 def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
