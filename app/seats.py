@@ -93,6 +93,10 @@ def _lock_event(event_id: int) -> Event:
     return event
 
 
+#: For other services that must serialise with the seats module (reminders, deadlines).
+lock_event = _lock_event
+
+
 def _count(event_id: int, statuses) -> int:
     return db.session.scalar(
         sa.select(sa.func.count(Registration.id)).where(

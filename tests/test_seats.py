@@ -76,7 +76,7 @@ def test_capacity_below_seated_is_refused(db_app):
         f.sign_up(ev.id, org.id, n)
     with pytest.raises(seats.SeatsError) as refused:
         seats.set_capacity(ev.id, 2, user_id=None)
-    assert "3 people already have a seat" in str(refused.value.message)
+    assert "3 personer har redan en plats" in str(refused.value.message)
     assert db.session.get(type(ev), ev.id).capacity == 3
 
 
