@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -10,6 +11,23 @@ from flask import Flask
 from .config import DefaultConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random secret kept in instance/secret_key, made on first start, when none is set."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        draft = instance / f".secret_key.{os.getpid()}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic: of several workers starting at once, one wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -27,6 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("KVARN")
     if test_config:
         app.config.update(test_config)
+    if app.config["SECRET_KEY"] == DefaultConfig.SECRET_KEY:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = (
@@ -55,7 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from . import errors
+    from . import devmail, errors
     from .auth import bp as auth_bp
     from .public import bp as public_bp
     from .staff import bp as staff_bp
@@ -64,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     errors.init_app(app)
+    devmail.init_app(app)  # /dev/mailbox, only when DEV_MAILBOX is true
 
     from . import cli
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 class DefaultConfig:
+    # Left at this value, a random key is made once and kept in instance/secret_key.
     SECRET_KEY = "dev-only-change-me"
     # Filled in by create_app() with a file in the instance folder when left empty.
     SQLALCHEMY_DATABASE_URI = ""
