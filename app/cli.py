@@ -7,6 +7,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from . import mail_cli
+
+    mail_cli.init_app(app)  # flask outbox ..., flask reminders ...
     from .users_cli import create_user_command
 
     app.cli.add_command(create_user_command)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from . import clock, seats
+from . import clock, seats, users
 from .database import write_transaction
 from .extensions import db
 from .models import Event, EventKind, EventSession, EventStatus, Organisation
@@ -14,7 +14,17 @@ from .models import Event, EventKind, EventSession, EventStatus, Organisation
 ORGANISATIONS = ["Alingsås kommun", "Lerums kommun", "Kommunalförbundet Väst", "Annan organisation"]
 
 #: (role, email, password) of the demo staff, printed by `make run`.
-DEMO_LOGINS: list[tuple[str, str, str]] = []
+DEMO_LOGINS: list[tuple[str, str, str]] = [
+    ("admin", "admin@kvarn.example", "kvarn-admin"),
+    ("organiser", "organisator@kvarn.example", "kvarn-organisator"),
+    ("coordinator", "samordnare.alingsas@kvarn.example", "kvarn-alingsas"),
+    ("coordinator", "samordnare.lerum@kvarn.example", "kvarn-lerum"),
+]
+#: The organisation of each demo coordinator above, by email.
+DEMO_COORDINATOR_ORGS = {
+    "samordnare.alingsas@kvarn.example": "Alingsås kommun",
+    "samordnare.lerum@kvarn.example": "Lerums kommun",
+}
 
 PEOPLE = [
     "Anna Lindqvist", "Björn Sandberg", "Cecilia Holm", "David Ekström", "Elin Forsberg",
@@ -27,9 +37,25 @@ PEOPLE = [
 TEAMS = ["Familjeteamet", "Förskolan Solrosen", "Elevhälsan", "Öppna förskolan", ""]
 
 
-def _at(days: int, hour: int, minute: int = 0) -> datetime:
+def _weekday(days: int) -> date:
+    """The first weekday at least ``days`` from today: courses and lectures run on weekdays."""
     day = (clock.now().astimezone(clock.STOCKHOLM) + timedelta(days=days)).date()
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _at(days: int | date, hour: int, minute: int = 0) -> datetime:
+    day = days if isinstance(days, date) else _weekday(days)
     return datetime.combine(day, time(hour, minute), tzinfo=clock.STOCKHOLM)
+
+
+def _two_days(days: int) -> list[date]:
+    first = _weekday(days)
+    second = first + timedelta(days=1)
+    while second.weekday() >= 5:
+        second += timedelta(days=1)
+    return [first, second]
 
 
 def _event(kind, title, description, capacity, sessions, **extra) -> Event:
@@ -73,6 +99,9 @@ def load_demo() -> bool:
             return None
         orgs = [Organisation(name=n, sort_order=i) for i, n in enumerate(ORGANISATIONS)]
         db.session.add_all(orgs)
+        db.session.flush()
+        for role, email, password in DEMO_LOGINS:
+            users.add_user(email, role, password, organisation_name=DEMO_COORDINATOR_ORGS.get(email))
         training_venue = "Alingsås kulturhus, Sal Fors"
         events = {
             "training": _event(
@@ -81,7 +110,7 @@ def load_demo() -> bool:
                 "Fyra dagar om att leda föräldragrupper med ett evidensbaserat program. "
                 "För dig som arbetar med föräldrar i socialtjänst, förskola, skola eller elevhälsa.",
                 20,
-                [(_at(d, 9), _at(d, 16), training_venue) for d in (21, 22, 35, 36)],
+                [(_at(d, 9), _at(d, 16), training_venue) for d in _two_days(21) + _two_days(35)],
                 what_to_bring="Kursboken (delas ut första dagen) och ett anteckningsblock.",
             ),
             "familylab": _event(
