@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 
 os.environ["KVARN_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="kvarn-test-instance-")
 
@@ -95,9 +97,25 @@ def tmp_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("db")
 
 
+class FreshGClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``.
+
+    The fixtures keep one app context open for the whole test, and a test request
+    reuses it; without this, what extensions cache on ``g`` (Flask-Login's user,
+    Flask-Babel's locale) would leak from one request, or client, into the next.
+    In production every request has its own app context.
+    """
+
+    def open(self, *args, **kwargs):
+        for name in list(vars(g)):
+            delattr(g, name)
+        return super().open(*args, **kwargs)
+
+
 def _app_for(backend: str, tmp_root: Path, extra: dict | None = None):
     url = backend_url(backend, tmp_root)
     app = create_app({**base_config(url), **(extra or {})})
+    app.test_client_class = FreshGClient
     with app.app_context():
         empty_tables()
         yield app
@@ -134,3 +152,18 @@ def client(app):
 def _reset_clock():
     yield
     clock.travel(None)
+
+
+def pytest_runtest_setup(item):
+    """Browser tests skip (or, in CI, fail) before any fixture runs when Chromium is missing."""
+    if item.get_closest_marker("browser"):
+        from tests.browser import chromium_path
+
+        chromium_path()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import sys
+
+    if "tests.browser" in sys.modules:
+        sys.modules["tests.browser"].close()

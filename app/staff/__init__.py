@@ -9,4 +9,15 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__)
 
 # Each area registers its views on ``bp`` when imported.
-from . import home  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    admin,
+    attendance,
+    audit_log,
+    checkin,
+    dashboard,
+    events,
+    exports,
+    home,
+    outbox_views,
+    registrations,
+)

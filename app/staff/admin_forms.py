@@ -1,0 +1,178 @@
+"""Forms for the admin pages and the audit-log filter."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from ..admin import ORGANISATION_NAME_MAX
+from ..forms import strip, to_int_or_none
+from ..models import Role
+from ..users import PASSWORD_MAX, PASSWORD_MIN
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.ORGANISER: _l("Organiser"),
+    Role.COORDINATOR: _l("Coordinator"),
+}
+
+
+class WholeNumberField(IntegerField):
+    """An integer input whose parse error is our own (translatable) message."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_l("Enter a whole number.")) from exc
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter a name.")),
+            Length(
+                max=ORGANISATION_NAME_MAX,
+                message=_l("Use at most %(max)d characters.", max=ORGANISATION_NAME_MAX),
+            ),
+        ],
+    )
+    sort_order = WholeNumberField(
+        _l("Position in lists"),
+        default=0,
+        validators=[
+            InputRequired(_l("Enter a whole number.")),
+            NumberRange(-1000, 1000, _l("Enter a number from %(min)s to %(max)s.")),
+        ],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: nothing but the CSRF token."""
+
+
+def _password_field(label):
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=_l(
+                    "The password must be %(min)d to %(max)d characters long.",
+                    min=PASSWORD_MIN,
+                    max=PASSWORD_MAX,
+                ),
+            ),
+        ],
+    )
+
+
+class PasswordForm(FlaskForm):
+    password = _password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[EqualTo("password", _l("The two passwords are not the same."))],
+    )
+
+
+class UserForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter a name.")),
+            Length(max=120, message=_l("Use at most %(max)d characters.", max=120)),
+        ],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Length(max=254, message=_l("Use at most %(max)d characters.", max=254)),
+        ],
+    )
+    role = SelectField(
+        _l("Role"), validate_choice=False, validators=[InputRequired(_l("Choose a role."))]
+    )
+    organisation = SelectField(
+        _l("Organisation (coordinators only)"),
+        coerce=to_int_or_none,
+        validate_choice=False,
+    )
+    password = _password_field(_l("Password"))
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[EqualTo("password", _l("The two passwords are not the same."))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+    def validate_role(self, field) -> None:
+        if field.data not in {r.value for r in Role}:
+            raise ValidationError(_l("Choose a role."))
+
+    def validate_organisation(self, field) -> None:
+        allowed = {value for value, _label in self.organisation.choices if value}
+        if self.role.data == Role.COORDINATOR.value:
+            if not field.data:
+                raise ValidationError(_l("Choose the coordinator's organisation."))
+            if field.data not in allowed:
+                raise ValidationError(_l("Choose an organisation from the list."))
+        elif field.data:
+            raise ValidationError(_l("Only coordinators belong to an organisation."))
+
+
+class LocalDateField(DateField):
+    """A date input whose parse error is our own (translatable) message."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_l("Enter a date like 2025-03-31.")) from exc
+
+
+def _known_choice(form, field) -> None:
+    if field.data and field.data not in {value for value, _label in field.choices}:
+        raise ValidationError(_l("Choose a value from the list."))
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters read from the query string (a GET form changes nothing: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField(_l("Action"), validate_choice=False, validators=[_known_choice])
+    user = SelectField(_l("User"), validate_choice=False, validators=[_known_choice])
+    object_type = SelectField(_l("Object"), validate_choice=False, validators=[_known_choice])
+    date_from = LocalDateField(_l("From (date)"), validators=[Optional()])
+    date_to = LocalDateField(_l("To (date)"), validators=[Optional()])
+
+    def validate_date_to(self, field) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError(_l("The end date is before the start date."))

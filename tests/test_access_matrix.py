@@ -1,0 +1,285 @@
+"""Every route of the app against every kind of visitor, from app.url_map.
+
+A new route must be added to EXPECTED (who may use it) and, if it has a new path
+parameter, to ``params`` (a real object to fill it with); otherwise this test fails.
+So nobody can add a route without deciding its access.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import openpyxl
+import pytest
+
+from app.database import write_transaction
+from app.extensions import db
+from app.models import EventKind, EventStatus, OutboxMessage, OutboxStatus, Role
+from tests import factories as f
+from tests.staff_clients import logged_in
+from tests.staff_helpers import make_user
+
+ROLES = ("anonymous", "coordinator_a", "coordinator_b", "organiser", "admin")
+
+OK = "ok"  # allowed: a page, a download, a redirect (not to log-in) or a refused form
+LOGIN = "login"  # sent to the log-in page
+FORBIDDEN = "403"
+
+PUBLIC = dict.fromkeys(ROLES, OK)
+ALL_STAFF = {"anonymous": LOGIN, "coordinator_a": OK, "coordinator_b": OK, "organiser": OK, "admin": OK}
+ORGANISERS = {"anonymous": LOGIN, "coordinator_a": FORBIDDEN, "coordinator_b": FORBIDDEN, "organiser": OK, "admin": OK}
+ADMINS = {"anonymous": LOGIN, "coordinator_a": FORBIDDEN, "coordinator_b": FORBIDDEN, "organiser": FORBIDDEN, "admin": OK}
+
+#: The roles a ``roles_required`` view must name for each kind of access.
+DECORATOR_ROLES = {
+    id(ALL_STAFF): {Role.ADMIN, Role.ORGANISER, Role.COORDINATOR},
+    id(ORGANISERS): {Role.ADMIN, Role.ORGANISER},
+    id(ADMINS): {Role.ADMIN},
+}
+
+EXPECTED: dict[str, dict[str, str]] = {
+    # Public pages and the manage link.
+    "static": PUBLIC,
+    "public.index": PUBLIC,
+    "public.events": PUBLIC,
+    "public.event": PUBLIC,
+    "public.register": PUBLIC,
+    "public.manage": PUBLIC,
+    "public.cancel": PUBLIC,
+    "public.set_language": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    # Every staff role: figures for all, names only for one's own organisation.
+    "staff.home": ALL_STAFF,
+    "staff.dashboard": ALL_STAFF,
+    "staff.dashboard_event": ALL_STAFF,
+    "staff.export_csv": ALL_STAFF,
+    "staff.export_xlsx": ALL_STAFF,
+    # Organisers (and admins) run the events.
+    "staff.events": ORGANISERS,
+    "staff.event_new": ORGANISERS,
+    "staff.event_detail": ORGANISERS,
+    "staff.event_edit": ORGANISERS,
+    "staff.event_publish": ORGANISERS,
+    "staff.event_gauge": ORGANISERS,
+    "staff.event_close": ORGANISERS,
+    "staff.event_reopen": ORGANISERS,
+    "staff.event_confirm": ORGANISERS,
+    "staff.event_cancel": ORGANISERS,
+    "staff.event_reminder": ORGANISERS,
+    "staff.event_reminder_html": ORGANISERS,
+    "staff.event_reminder_send": ORGANISERS,
+    "staff.event_reminder_progress": ORGANISERS,
+    "staff.registrations": ORGANISERS,
+    "staff.registration_cancel": ORGANISERS,
+    "staff.registration_promote": ORGANISERS,
+    "staff.checkin": ORGANISERS,
+    "staff.checkin_mark": ORGANISERS,
+    "staff.outbox": ORGANISERS,
+    "staff.outbox_retry": ORGANISERS,
+    "staff.attendance": ORGANISERS,
+    "staff.audit": ORGANISERS,
+    # Admins only.
+    "staff.admin_organisations": ADMINS,
+    "staff.admin_organisation_create": ADMINS,
+    "staff.admin_organisation_edit": ADMINS,
+    "staff.admin_organisation_deactivate": ADMINS,
+    "staff.admin_organisation_activate": ADMINS,
+    "staff.admin_users": ADMINS,
+    "staff.admin_user_new": ADMINS,
+    "staff.admin_user_password": ADMINS,
+    "staff.admin_user_deactivate": ADMINS,
+    "staff.admin_user_activate": ADMINS,
+}
+
+#: Query strings some pages need to show their content rather than a 404.
+QUERY = {
+    "staff.event_reminder_progress": {"label": "manual-0123456789abcdef"},
+}
+
+#: Statuses that mean "allowed" for a form sent without its fields: refused input.
+REFUSED_INPUT = {400, 409, 422}
+
+NAMES = {
+    "a": ("Agnes Alingsåsdotter", "agnes.a@alingsas.example"),
+    "b": ("Bror Lerumsson", "bror.b@lerum.example"),
+}
+
+
+@dataclass
+class World:
+    params: dict[str, object]
+    users: dict[str, object]
+
+
+def build_world() -> World:
+    org_a, org_b = f.organisation("Alingsås kommun"), f.organisation("Lerums kommun")
+    spare_org = f.organisation("Reservkommun")  # for the admin's state-changing buttons
+    course = f.event(capacity=1, sessions=2, title="Kurs för matrisen")
+    lecture = f.event(
+        status=EventStatus.GAUGING, kind=EventKind.LECTURE, interest_threshold=5, title="Föreläsning"
+    )
+    for event in (course, lecture):
+        for key, org in (("a", org_a), ("b", org_b)):
+            name, email = NAMES[key]
+            f.sign_up(event.id, org.id, name=name, email=email)
+    spare = f.sign_up(course.id, org_a.id, name="Reserv Person", email="reserv@alingsas.example")
+
+    def failed_message() -> OutboxMessage:
+        message = OutboxMessage(
+            dedupe_key="matrix-failed",
+            kind="confirmation",
+            recipient="bror.b@lerum.example",
+            sender="Kvarn <noreply@kvarn.test>",
+            subject="Ämne",
+            body_text="Text",
+            body_html="<p>Text</p>",
+            message_id="<matrix@kvarn.test>",
+            status=OutboxStatus.FAILED,
+            event_id=course.id,
+        )
+        db.session.add(message)
+        db.session.flush()
+        return message
+
+    message = write_transaction(failed_message)
+    users = {
+        "anonymous": None,
+        "coordinator_a": make_user(Role.COORDINATOR, organisation=org_a),
+        "coordinator_b": make_user(Role.COORDINATOR, organisation=org_b),
+        "organiser": make_user(Role.ORGANISER),
+        "admin": make_user(Role.ADMIN),
+    }
+    spare_user = make_user(Role.ORGANISER)
+    params = {
+        "event_id": course.id,
+        "registration_id": spare.registration.id,
+        "message_id": message.id,
+        "organisation_id": spare_org.id,
+        "user_id": spare_user.id,
+        "token": spare.registration.manage_token,
+        "code": "en",
+        "filename": "kvarn.css",
+    }
+    return World(params, users)
+
+
+def requests_to_make(app, params: dict[str, object]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(endpoint, method, url) for every route and method; and the problems found."""
+    adapter = app.url_map.bind("kvarn.test")
+    calls, problems = [], []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in EXPECTED:
+            problems.append(f"{rule.endpoint} ({rule.rule}) is not in EXPECTED: decide who may use it")
+            continue
+        unknown = sorted(set(rule.arguments) - set(params))
+        if unknown:
+            problems.append(f"{rule.endpoint} ({rule.rule}) has unknown parameters {unknown}: add real objects")
+            continue
+        values = {name: params[name] for name in rule.arguments}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            url = adapter.build(rule.endpoint, {**values, **QUERY.get(rule.endpoint, {})}, method=method)
+            calls.append((rule.endpoint, method, url))
+    stale = set(EXPECTED) - {rule.endpoint for rule in app.url_map.iter_rules()}
+    problems += [f"{endpoint} is in EXPECTED but no longer a route" for endpoint in sorted(stale)]
+    return calls, problems
+
+
+def outcome(response) -> str:
+    if response.status_code in (302, 303) and "/login" in response.headers.get("Location", ""):
+        return LOGIN
+    if response.status_code == 403:
+        return FORBIDDEN
+    if response.status_code < 400 or response.status_code in REFUSED_INPUT:
+        return OK
+    return str(response.status_code)
+
+
+def test_every_route_has_the_expected_access(app):
+    world = build_world()
+    calls, problems = requests_to_make(app, world.params)
+    assert not problems, "\n".join(problems)
+
+    for endpoint, expected in EXPECTED.items():
+        view = app.view_functions[endpoint]
+        if endpoint.startswith("staff."):
+            allowed = getattr(view, "allowed_roles", None)
+            assert allowed is not None, f"{endpoint} is not wrapped in roles_required"
+            assert set(allowed) == DECORATOR_ROLES[id(expected)], endpoint
+
+    clients = {role: logged_in(app, user) for role, user in world.users.items()}
+    wrong = []
+    # Pages first, then the forms (which may change what the pages would show).
+    for endpoint, method, url in sorted(calls, key=lambda c: c[1] != "GET"):
+        # Log-out last: it would end the session the other calls need.
+        if endpoint == "auth.logout":
+            continue
+        for role in ROLES:
+            response = clients[role].open(url, method=method)
+            got = outcome(response)
+            if got != EXPECTED[endpoint][role] or (method == "GET" and got == OK and response.status_code >= 400):
+                wrong.append(f"{method} {url} ({endpoint}) as {role}: {response.status_code}, expected {EXPECTED[endpoint][role]}")
+            response.close()
+    for role in ROLES:
+        response = clients[role].post("/logout")
+        assert outcome(response) == OK, role
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_route_with_an_unknown_parameter_fails_the_matrix(app):
+    """The guard itself: a route nobody classified, or with a parameter nobody filled, is reported."""
+    world = build_world()
+    app.add_url_rule("/staff/new-thing/<int:widget_id>", "staff.new_thing", lambda widget_id: "")
+    EXPECTED["staff.new_thing"] = ORGANISERS
+    try:
+        _calls, problems = requests_to_make(app, world.params)
+    finally:
+        del EXPECTED["staff.new_thing"]
+    assert problems == [
+        "staff.new_thing (/staff/new-thing/<int:widget_id>) has unknown parameters ['widget_id']: add real objects"
+    ]
+    _calls, problems = requests_to_make(app, world.params)
+    assert problems == [
+        "staff.new_thing (/staff/new-thing/<int:widget_id>) is not in EXPECTED: decide who may use it"
+    ]
+
+
+def _text(response) -> str:
+    if response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        book = openpyxl.load_workbook(io.BytesIO(response.data))
+        return "\n".join(
+            str(value) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for value in row
+        )
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("me", "other"), [("a", "b"), ("b", "a")])
+def test_coordinators_never_see_names_from_another_organisation(app, me, other):
+    world = build_world()
+    client = logged_in(app, world.users[f"coordinator_{me}"])
+    calls, problems = requests_to_make(app, world.params)
+    assert not problems
+    pages = [
+        (endpoint, url)
+        for endpoint, method, url in calls
+        if method == "GET" and EXPECTED[endpoint][f"coordinator_{me}"] == OK
+    ]
+    # The lecture too, and the dashboard page of each event.
+    lecture_id = world.params["event_id"] + 1
+    pages += [
+        ("staff.dashboard_event", f"/staff/dashboard/events/{lecture_id}"),
+        ("staff.export_csv", f"/staff/events/{lecture_id}/registrations.csv"),
+        ("staff.export_xlsx", f"/staff/events/{lecture_id}/registrations.xlsx"),
+    ]
+    seen_own = set()
+    for endpoint, url in pages:
+        response = client.get(url)
+        assert response.status_code < 400, (url, response.status_code)
+        text = _text(response)
+        for secret in NAMES[other]:
+            assert secret not in text, f"{url} ({endpoint}) shows {secret!r} to coordinator {me}"
+        if NAMES[me][0] in text:
+            seen_own.add(endpoint)
+    # And they do see their own people where names are shown (the check above can fail).
+    assert {"staff.dashboard_event", "staff.export_csv", "staff.export_xlsx"} <= seen_own
