@@ -7,7 +7,6 @@ hashing itself use ``app.users.create_user`` (Werkzeug's default, scrypt).
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -20,9 +19,9 @@ from werkzeug.serving import make_server
 from app.database import write_transaction
 from app.extensions import db
 from app.models import AuditEntry, Organisation, OutboxMessage, Role, User
+from tests.browser import browser_page  # noqa: F401  (the shared Chromium; skips without it)
 
 PASSWORD = "correct-horse-battery"
-CHROMIUM = os.environ.get("KVARN_TEST_CHROMIUM", "/usr/bin/chromium")
 _seq = count(1)
 
 
@@ -130,15 +129,3 @@ def live_server(app):
         server.shutdown()
         thread.join(timeout=5)
 
-
-@contextmanager
-def browser_page():
-    """A Chromium page (Debian's /usr/bin/chromium through Playwright)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield browser.new_page(locale="en-GB")
-        finally:
-            browser.close()
