@@ -164,12 +164,15 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
 
     def work() -> SignUpResult:
         event = _lock_event(event_id)
-        if data.submission_key:
+        submission_key = data.submission_key
+        if submission_key:
             earlier = db.session.scalar(
-                sa.select(Registration).where(Registration.submission_key == data.submission_key)
+                sa.select(Registration).where(Registration.submission_key == submission_key)
             )
             if earlier is not None and earlier.event_id == event.id:
                 return SignUpResult(Outcome.RESUBMITTED, earlier)
+            if earlier is not None:
+                submission_key = None  # another event's form key: unique, so not stored again
         _check_accepting(event)
         organisation = db.session.get(Organisation, data.organisation_id)
         if organisation is None or not organisation.active:
@@ -207,7 +210,7 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
             status=status,
             created_at=now,
             status_changed_at=now,
-            submission_key=data.submission_key,
+            submission_key=submission_key,
         )
         db.session.add(registration)
         db.session.flush()
