@@ -39,7 +39,7 @@ CHILD_KEYS = ("SQLALCHEMY_DATABASE_URI", "TESTING", "SECRET_KEY", "BASE_URL", "M
 
 
 def _call(app, task: tuple) -> dict:
-    """One sign-up or cancellation in its own app context, timed on the wall clock."""
+    """One sign-up, cancellation or confirm in its own app context, timed on the wall clock."""
     kind, arg, event_id, org_id = task
     with app.app_context():
         started = time.time()
@@ -51,6 +51,9 @@ def _call(app, task: tuple) -> dict:
                 )
                 outcome = result.outcome.value
                 reg_id = result.registration.id if result.registration else None
+            elif kind == "confirm":
+                confirmed, waitlisted = seats.open_gauged_event(event_id, user_id=None)
+                outcome, reg_id = f"{len(confirmed)}+{len(waitlisted)}", None
             else:
                 registration = seats.cancel(arg)
                 outcome, reg_id = registration.status.value, registration.id
@@ -243,4 +246,45 @@ def test_storm_of_processes_keeps_first_come_first_served(db_app, storm):
     assert cancelled == sorted(r.id for r in seated)
     created = sorted(reg_id for kind, reg_id in mails if kind in ("confirmation", "waitlisted"))
     assert created == sorted(r.id for r in rows)
+    assert_rules(event.id)
+
+
+@pytest.mark.slow
+def test_confirm_racing_with_interest_loses_nobody(db_app, storm):
+    """An organiser confirms a gauged lecture while 40 people register interest at once."""
+    from datetime import timedelta
+
+    from app import clock
+    from app.models import EventStatus
+
+    org = f.organisation()
+    event = f.event(
+        capacity=CAPACITY,
+        status=EventStatus.GAUGING,
+        interest_threshold=5,
+        interest_deadline=clock.now() + timedelta(days=3),
+    )
+    config = {key: db_app.config[key] for key in CHILD_KEYS}
+    people = [("sign_up", f"i{n:02d}", event.id, org.id) for n in range(40)]
+    tasks = people[:20] + [("confirm", "", event.id, org.id)] + people[20:]
+    calls = storm.run(config, tasks)
+
+    rows = _rows(event.id)
+    signed = [c for c in calls if c["task"][0] == "sign_up"]
+    # No interest lost: every caller has a row, and nobody is left merely interested.
+    assert sorted(c["id"] for c in signed) == sorted(r.id for r in rows)
+    assert len(rows) == 40
+    assert S.INTERESTED not in {r.status for r in rows}
+    # First come, first served across the confirm: seats in arrival order, then the queue.
+    assert [r.status for r in rows] == [S.CONFIRMED] * CAPACITY + [S.WAITLISTED] * 30
+    positions = [seats.waitlist_position(r) for r in rows[CAPACITY:]]
+    assert positions == list(range(1, 31))
+    # Each person heard exactly once about the outcome (seat or waiting list).
+    outcome_mail = db.session.execute(
+        sa.select(OutboxMessage.registration_id, sa.func.count()).where(
+            OutboxMessage.event_id == event.id,
+            OutboxMessage.kind.in_(["confirmation", "waitlisted"]),
+        ).group_by(OutboxMessage.registration_id)
+    ).all()
+    assert sorted(outcome_mail) == sorted((r.id, 1) for r in rows)
     assert_rules(event.id)
