@@ -28,6 +28,8 @@ def create_user_command(
     email: str, role: str, organisation: str | None, name: str, password_stdin: bool
 ) -> None:
     """Create a staff user. The password is asked for (twice) unless --password-stdin."""
+    from flask_babel import force_locale
+
     from .users import UserError, create_user
 
     if password_stdin:
@@ -37,6 +39,8 @@ def create_user_command(
     try:
         user = create_user(email, role, password, name=name, organisation_name=organisation)
     except UserError as error:
-        raise click.ClickException(str(error.message)) from error
+        with force_locale("en"):  # the command line speaks English, like the rest of `flask`
+            message = str(error.message)
+        raise click.ClickException(message) from error
     where = f" ({user.organisation.name})" if user.organisation else ""
     click.echo(f"Created {user.role.value} {user.email}{where}.")
