@@ -1,21 +1,28 @@
 """Queueing mail in the outbox, inside the transaction that caused it.
 
+A message is rendered completely when it is queued (subject, text and HTML in
+the recipient's language, calendar attachment, Message-ID), so delivery is a
+plain copy of stored bytes and every retry sends exactly the same message.
 Delivery lives in ``app.delivery``; this module only renders and stores.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from . import ics
 from .extensions import db
+from .i18n import format_span
 from .models import Event, OutboxMessage, Registration, User
 
-# Kinds whose mail carries a calendar file, and with which METHOD.
+#: Kinds whose mail carries a calendar file by default, and with which METHOD.
 ICS_METHOD = {
     "confirmation": "REQUEST",
     "promoted": "REQUEST",
@@ -23,6 +30,8 @@ ICS_METHOD = {
     "cancelled": "CANCEL",
     "event_cancelled": "CANCEL",
 }
+
+_DEFAULT = object()
 
 
 def manage_url(registration: Registration) -> str:
@@ -34,23 +43,75 @@ def event_url(event: Event) -> str:
 
 
 def new_message_id() -> str:
-    domain = current_app.config["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].rstrip(">")
+    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    domain = address.rsplit("@", 1)[-1] or "kvarn.invalid"
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def _already_queued(dedupe_key: str) -> bool:
+def reply_to_for(event: Event | None) -> str | None:
+    """Replies go to the organiser: the event's contact address, else the organiser's."""
+    if event is None:
+        return None
+    if event.contact_email:
+        return event.contact_email
+    return event.organiser.email if event.organiser is not None else None
+
+
+def already_queued(dedupe_key: str) -> bool:
     return (
         db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         is not None
     )
 
 
-def _render(kind: str, locale: str, context: dict) -> tuple[str, str, str]:
+def describe_change(change) -> str:
+    """One line about what changed, in the current (forced) locale.
+
+    ``change`` is a ready sentence or a dict (see ``notices.event_changed``).
+    """
+    if isinstance(change, str):
+        return change
+    what = change.get("what")
+    session = change.get("session")
+    old, new = change.get("old"), change.get("new")
+    if what == "time":
+        old_text = format_span(*old) if old else _("not set")
+        new_text = format_span(*new) if new else _("not set")
+        if session:
+            return _(
+                "Session %(number)d: the time is now %(new)s (was %(old)s).",
+                number=session, new=new_text, old=old_text,
+            )
+        return _("The time is now %(new)s (was %(old)s).", new=new_text, old=old_text)
+    if what == "venue":
+        old_text = old or _("venue to be decided")
+        new_text = new or _("venue to be decided")
+        if session:
+            return _(
+                "Session %(number)d: the venue is now %(new)s (was %(old)s).",
+                number=session, new=new_text, old=old_text,
+            )
+        return _("The venue is now %(new)s (was %(old)s).", new=new_text, old=old_text)
+    if what == "title":
+        return _("The event is now called %(new)s (was %(old)s).", new=new, old=old)
+    return str(change.get("text", ""))
+
+
+def _tidy_text(text: str) -> str:
+    """Trailing spaces off, at most one blank line in a row (templates stay readable)."""
+    lines = [line if line == "-- " else line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def render(kind: str, locale: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text and HTML of one message, from the same data, in ``locale``."""
+    context = {"describe_change": describe_change, **context}
     with force_locale(locale):
-        subject = render_template(f"email/{kind}.subject.txt", **context).strip()
+        subject = render_template(f"email/{kind}.subject.txt", **context)
         text = render_template(f"email/{kind}.txt", **context)
         html = render_template(f"email/{kind}.html", **context)
-    return subject, text, html
+    # One line, no stray whitespace: a subject must never carry a header break.
+    return " ".join(subject.split()), _tidy_text(text), html
 
 
 def enqueue(
@@ -66,9 +127,9 @@ def enqueue(
     registration: Registration | None = None,
 ) -> bool:
     """Store one message unless one with the same dedupe key exists. Returns True if queued."""
-    if _already_queued(dedupe_key):
+    if already_queued(dedupe_key):
         return False
-    subject, text, html = _render(kind, locale, context)
+    subject, text, html = render(kind, locale, context)
     db.session.add(
         OutboxMessage(
             dedupe_key=dedupe_key,
@@ -89,36 +150,54 @@ def enqueue(
     return True
 
 
-def enqueue_for_registration(
-    kind: str, registration: Registration, dedupe_key: str, **extra
-) -> bool:
+def calendar_attachment(registration: Registration, method: str) -> dict:
+    return {
+        "filename": "cancel.ics" if method == "CANCEL" else "invite.ics",
+        "content_type": f"text/calendar; method={method}; charset=utf-8",
+        "data": ics.calendar_bytes(registration, method).decode("utf-8"),
+    }
+
+
+def registration_context(
+    registration: Registration, calendar: str | None = None, **extra
+) -> dict:
+    """The data every registration mail is rendered from (text and HTML alike)."""
     from .seats import waitlist_position  # late import: seats imports this module's callers
 
     event = registration.event
-    attachments = []
-    if kind in ICS_METHOD:
-        attachments.append(
-            {
-                "filename": "invite.ics" if ICS_METHOD[kind] != "CANCEL" else "cancel.ics",
-                "content_type": f"text/calendar; method={ICS_METHOD[kind]}; charset=utf-8",
-                "data": ics.calendar_bytes(registration, ICS_METHOD[kind]).decode("utf-8"),
-            }
-        )
-    context = {
+    return {
         "registration": registration,
         "event": event,
+        "sessions": list(event.sessions),
         "manage_url": manage_url(registration),
         "event_url": event_url(event),
         "position": waitlist_position(registration),
+        "contact_email": reply_to_for(event),
+        "calendar": calendar,
         **extra,
     }
+
+
+def enqueue_for_registration(
+    kind: str, registration: Registration, dedupe_key: str, calendar=_DEFAULT, **extra
+) -> bool:
+    """Queue ``kind`` for one registration in its language.
+
+    ``calendar`` is the .ics METHOD to attach ("REQUEST", "CANCEL") or None for
+    no calendar file; by default it follows ``ICS_METHOD``.
+    """
+    if already_queued(dedupe_key):
+        return False
+    method = ICS_METHOD.get(kind) if calendar is _DEFAULT else calendar
+    attachments = [calendar_attachment(registration, method)] if method else []
+    event = registration.event
     return enqueue(
         kind=kind,
         recipient=registration.email,
         locale=registration.locale,
         dedupe_key=dedupe_key,
-        context=context,
-        reply_to=event.contact_email,
+        context=registration_context(registration, calendar=method, **extra),
+        reply_to=reply_to_for(event),
         attachments=attachments,
         event=event,
         registration=registration,
@@ -126,7 +205,14 @@ def enqueue_for_registration(
 
 
 def enqueue_for_staff(kind: str, user: User, event: Event, dedupe_key: str, **extra) -> bool:
-    context = {"user": user, "event": event, "event_url": event_url(event), **extra}
+    context = {
+        "user": user,
+        "event": event,
+        "sessions": list(event.sessions),
+        "event_url": event_url(event),
+        "contact_email": None,
+        **extra,
+    }
     return enqueue(
         kind=kind,
         recipient=user.email,
