@@ -158,7 +158,7 @@ def reminders_send_due_command() -> None:
 @click.argument("event_id", type=int)
 @click.option("--locale", default="sv", show_default=True, type=click.Choice(["sv", "en"]))
 def reminders_preview_command(event_id: int, locale: str) -> None:
-    """Print the reminder of EVENT_ID as the first confirmed person would get it."""
+    """Print the reminder of EVENT_ID, addressed to a made-up person."""
     from .seats import NotFound
 
     try:

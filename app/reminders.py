@@ -103,7 +103,7 @@ def reminder_progress(event_id: int, label: str = "manual") -> dict[str, int]:
 
 
 def _sample_registration(event: Event, locale: str) -> Registration:
-    """A made-up person, never added to the session, for previews of an empty event."""
+    """A made-up person, never added to the session, for previews."""
     now = clock.now()
     sample = Registration(
         id=0,
@@ -121,23 +121,18 @@ def _sample_registration(event: Event, locale: str) -> Registration:
 
 
 def preview(event_id: int, locale: str = "sv") -> tuple[str, str, str]:
-    """Subject, text and HTML of the reminder as the first confirmed person gets it.
+    """Subject, text and HTML of the reminder, addressed to a made-up person.
 
-    Uses a sample person when nobody is confirmed yet. Queues nothing.
+    Never a real registration: the mail carries its owner's secret manage link,
+    which staff must not see. Queues nothing.
     """
     event = db.session.get(Event, event_id)
     if event is None:
         from .seats import NotFound
 
         raise NotFound()
-    first = db.session.scalar(
-        sa.select(Registration)
-        .where(Registration.event_id == event_id, Registration.status.in_(list(REMINDED)))
-        .order_by(Registration.created_at, Registration.id)
-        .limit(1)
-    )
     with db.session.no_autoflush:
-        person = first or _sample_registration(event, locale)
+        person = _sample_registration(event, locale)
         context = outbox.registration_context(person, calendar=None)
         return outbox.render("reminder", locale, context)
 

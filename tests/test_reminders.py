@@ -161,7 +161,11 @@ def test_preview_queues_nothing(app):
     ev, _org, _confirmed = full_event()
     subject, text, html = reminders.preview(ev.id, "en")
     assert ev.title in subject
-    assert "Person 1" in text and "<html" in html
+    assert "Anna Andersson" in text and "<html" in html
+    # Never a real person's mail: that would show staff their secret manage link.
+    assert "Person 1" not in text
+    tokens = db.session.scalars(sa.select(Registration.manage_token)).all()
+    assert tokens and all(token not in text + html for token in tokens)
     empty = f.event(what_to_bring="Inneskor")
     subject, text, html = reminders.preview(empty.id)
     assert "Anna Andersson" in text and "Inneskor" in text and "Inneskor" in html
