@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from app import clock, gauging, seats
+from app.database import write_transaction
 from app.extensions import db
 from app.models import EventStatus, OutboxMessage, Registration, RegistrationStatus, Role, User
-from app.database import write_transaction
 from tests import factories as f
 
 S = RegistrationStatus

@@ -15,7 +15,6 @@ from . import bp
 from .forms import LoginForm
 
 
-
 @cache
 def _dummy_hash() -> str:
     """Checked when the email is unknown, so both failures take the same time."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -10,8 +11,8 @@ from flask_babel import gettext as _
 from .. import clock, seats
 from ..extensions import db, limiter
 from ..i18n import current_language
-from ..urls import safe_next
 from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
+from ..urls import safe_next
 from . import bp
 from .forms import SignupForm
 
