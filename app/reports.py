@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from . import clock
 from .extensions import db
-from .models import SEATED, Event, EventKind, EventSession, EventStatus, Organisation, Registration
+from .models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
 from .models import RegistrationStatus as S
-from .seats import Counts
+from .seats import Counts, count_columns
 
 #: Events a dashboard shows: the public ones that still lie ahead.
 DASHBOARD_STATUSES = (EventStatus.GAUGING, EventStatus.OPEN, EventStatus.CLOSED)
@@ -165,15 +165,8 @@ def counts_by_organisation(event_ids: Iterable[int]) -> dict[int, dict[int, Coun
     event_ids = list(event_ids)
     if not event_ids:
         return {}
-    seated = [s.value for s in SEATED]
     rows = db.session.execute(
-        sa.select(
-            Registration.event_id,
-            Registration.organisation_id,
-            sa.func.sum(sa.case((Registration.status.in_(seated), 1), else_=0)),
-            sa.func.sum(sa.case((Registration.status == S.WAITLISTED, 1), else_=0)),
-            sa.func.sum(sa.case((Registration.status == S.INTERESTED, 1), else_=0)),
-        )
+        sa.select(Registration.event_id, Registration.organisation_id, *count_columns())
         .where(Registration.event_id.in_(event_ids), Registration.status != S.CANCELLED)
         .group_by(Registration.event_id, Registration.organisation_id)
     )

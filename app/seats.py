@@ -458,19 +458,23 @@ class Counts:
     interested: int = 0
 
 
+def count_columns() -> tuple:
+    """SUM(CASE ...) columns counting seated, waitlisted and interested rows, in that order."""
+    seated = [s.value for s in SEATED]
+    return (
+        sa.func.sum(sa.case((Registration.status.in_(seated), 1), else_=0)),
+        sa.func.sum(sa.case((Registration.status == S.WAITLISTED, 1), else_=0)),
+        sa.func.sum(sa.case((Registration.status == S.INTERESTED, 1), else_=0)),
+    )
+
+
 def counts_for(event_ids) -> dict[int, Counts]:
     """Confirmed, waitlisted and interested counts for many events in one query."""
     event_ids = list(event_ids)
     if not event_ids:
         return {}
-    seated = [s.value for s in SEATED]
     rows = db.session.execute(
-        sa.select(
-            Registration.event_id,
-            sa.func.sum(sa.case((Registration.status.in_(seated), 1), else_=0)),
-            sa.func.sum(sa.case((Registration.status == S.WAITLISTED, 1), else_=0)),
-            sa.func.sum(sa.case((Registration.status == S.INTERESTED, 1), else_=0)),
-        )
+        sa.select(Registration.event_id, *count_columns())
         .where(Registration.event_id.in_(event_ids))
         .group_by(Registration.event_id)
     )
