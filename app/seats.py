@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from . import audit, clock, notices
 from .database import write_transaction
@@ -219,7 +220,14 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
             _note_threshold(event)
         return SignUpResult(Outcome(status.value), registration)
 
-    return write_transaction(work)
+    try:
+        return write_transaction(work)
+    except IntegrityError as error:
+        # Only a crafted form key sent to two events at the same instant gets here: the
+        # event lock serialises everything else that is unique.
+        raise SeatsError(
+            _l("This form was sent twice at the same moment. Reload the page and send it again.")
+        ) from error
 
 
 def _note_threshold(event: Event) -> None:
