@@ -60,6 +60,13 @@ def test_dates_are_swedish_in_stockholm_time(client, org):
     assert f"kl. {start:%H.%M}" in page
 
 
+def test_organisation_must_be_chosen_not_defaulted(client, org):
+    ev = f.event()
+    page = client.get(f"/events/{ev.id}").get_data(as_text=True)
+    first = re.search(r'<select[^>]*id="organisation"[^>]*>\s*<option([^>]*)>([^<]*)<', page)
+    assert first and 'value=""' in first.group(1) and "Välj din organisation" in first.group(2)
+
+
 def test_english_on_request(client, org):
     ev = f.event()
     client.get("/lang/en?next=/events")

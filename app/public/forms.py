@@ -61,7 +61,7 @@ class SignupForm(FlaskForm):
     submission_key = HiddenField(default=lambda: uuid.uuid4().hex)
 
     def validate_organisation(self, field) -> None:
-        valid = {value for value, _label in self.organisation.choices}
+        valid = {value for value, _label in self.organisation.choices if value != ""}
         if field.data not in valid:
             raise ValidationError(_l("Choose an organisation from the list."))
 

@@ -28,6 +28,12 @@ def organisation_choices() -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in rows]
 
 
+def signup_choices() -> list[tuple[int | str, str]]:
+    """Organisations for the sign-up form, after an empty first choice: nobody is
+    registered for the first municipality in the list just by not choosing."""
+    return [("", _("Choose your organisation…")), *organisation_choices()]
+
+
 def public_event_or_404(event_id: int) -> Event:
     event = db.session.get(Event, event_id)
     if event is None or not event.is_public:
@@ -79,7 +85,7 @@ def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str
 def event(event_id: int):
     event = public_event_or_404(event_id)
     form = SignupForm()
-    form.organisation.choices = organisation_choices()
+    form.organisation.choices = signup_choices()
     return _render_event(event, form)
 
 
@@ -88,7 +94,7 @@ def event(event_id: int):
 def register(event_id: int):
     event = public_event_or_404(event_id)
     form = SignupForm()
-    form.organisation.choices = organisation_choices()
+    form.organisation.choices = signup_choices()
     if not form.validate():
         return _render_event(event, form, 400)
     data = seats.SignUp(
@@ -113,7 +119,7 @@ def register(event_id: int):
 
     if result.outcome == seats.Outcome.ALREADY_REGISTERED:
         fresh = SignupForm(formdata=None)
-        fresh.organisation.choices = organisation_choices()
+        fresh.organisation.choices = signup_choices()
         return _render_event(
             event,
             fresh,
