@@ -22,8 +22,8 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations -D messages >/dev/null
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --sort-output --project Kvarn .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --no-wrap --sort-output --project Kvarn .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 run: install
 	$(BIN)/flask db upgrade
