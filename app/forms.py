@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import Length
+
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
@@ -15,3 +18,8 @@ def to_int_or_none(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def at_most(limit: int) -> Length:
+    """A length limit with the one message every form uses, in the user's language."""
+    return Length(max=limit, message=_l("Use at most %(max)d characters.", max=limit))

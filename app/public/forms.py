@@ -7,9 +7,9 @@ import uuid
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Optional, ValidationError
 
-from ..forms import strip, to_int_or_none
+from ..forms import at_most, strip, to_int_or_none
 
 NAME_MAX = 120
 EMAIL_MAX = 254
@@ -23,7 +23,7 @@ class SignupForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter your name.")),
-            Length(max=NAME_MAX, message=_l("Use at most %(max)d characters.", max=NAME_MAX)),
+            at_most(NAME_MAX),
         ],
     )
     email = EmailField(
@@ -31,7 +31,7 @@ class SignupForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter your email address.")),
-            Length(max=EMAIL_MAX, message=_l("Use at most %(max)d characters.", max=EMAIL_MAX)),
+            at_most(EMAIL_MAX),
             Email(_l("Enter a valid email address, like name@kommun.se."), check_deliverability=False),
         ],
     )
@@ -46,7 +46,7 @@ class SignupForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=TEAM_MAX, message=_l("Use at most %(max)d characters.", max=TEAM_MAX)),
+            at_most(TEAM_MAX),
         ],
     )
     needs = TextAreaField(
@@ -54,7 +54,7 @@ class SignupForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=NEEDS_MAX, message=_l("Use at most %(max)d characters.", max=NEEDS_MAX)),
+            at_most(NEEDS_MAX),
         ],
     )
     # A fresh key per rendered form: a double-clicked submit finds the first one's result.

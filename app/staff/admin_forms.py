@@ -23,7 +23,7 @@ from wtforms.validators import (
 )
 
 from ..admin import ORGANISATION_NAME_MAX
-from ..forms import strip, to_int_or_none
+from ..forms import at_most, strip, to_int_or_none
 from ..models import Role
 from ..users import PASSWORD_MAX, PASSWORD_MIN
 
@@ -50,10 +50,7 @@ class OrganisationForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter a name.")),
-            Length(
-                max=ORGANISATION_NAME_MAX,
-                message=_l("Use at most %(max)d characters.", max=ORGANISATION_NAME_MAX),
-            ),
+            at_most(ORGANISATION_NAME_MAX),
         ],
     )
     sort_order = WholeNumberField(
@@ -102,7 +99,7 @@ class UserForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter a name.")),
-            Length(max=120, message=_l("Use at most %(max)d characters.", max=120)),
+            at_most(120),
         ],
     )
     email = EmailField(
@@ -110,7 +107,7 @@ class UserForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Enter an email address.")),
-            Length(max=254, message=_l("Use at most %(max)d characters.", max=254)),
+            at_most(254),
         ],
     )
     role = SelectField(

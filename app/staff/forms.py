@@ -28,7 +28,7 @@ from wtforms.validators import (
 
 from ..clock import STOCKHOLM
 from ..events import EventData, SessionData
-from ..forms import strip
+from ..forms import at_most, strip
 from ..models import Event, EventKind
 
 # The browser's datetime-local value first: that is what the field renders.
@@ -71,7 +71,7 @@ class SessionForm(Form):
     venue = StringField(
         _l("Venue"),
         filters=[strip],
-        validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
+        validators=[at_most(300)],
     )
     venue_tbd = BooleanField(_l("Venue to be decided"))
     remove = BooleanField(_l("Remove this session"))
@@ -101,18 +101,18 @@ class EventForm(FlaskForm):
         filters=[strip],
         validators=[
             InputRequired(_l("Give the event a title.")),
-            Length(max=200, message=_l("Use at most %(max)d characters.", max=200)),
+            at_most(200),
         ],
     )
     description = TextAreaField(
         _l("Description"),
         filters=[strip],
-        validators=[Length(max=10_000, message=_l("Use at most %(max)d characters.", max=10_000))],
+        validators=[at_most(10_000)],
     )
     what_to_bring = TextAreaField(
         _l("What to bring (optional)"),
         filters=[strip],
-        validators=[Length(max=2000, message=_l("Use at most %(max)d characters.", max=2000))],
+        validators=[at_most(2000)],
     )
     language = SelectField(
         _l("Language of the event"), choices=[("sv", "Svenska"), ("en", "English")], default="sv"
@@ -219,5 +219,5 @@ class CancelEventForm(FlaskForm):
     message = TextAreaField(
         _l("Message to everyone registered"),
         filters=[strip],
-        validators=[Length(max=2000, message=_l("Use at most %(max)d characters.", max=2000))],
+        validators=[at_most(2000)],
     )
