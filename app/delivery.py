@@ -25,30 +25,22 @@ message whose lease could run out while it is being sent.
 
 from __future__ import annotations
 
-import email.utils
-import functools
 import logging
 import smtplib
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.charset import BASE64, QP, Charset
-from email.generator import NLCRE, BytesGenerator
-from email.header import Header
-from io import BytesIO
 
-import flask_mail
 import sqlalchemy as sa
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.exc import DBAPIError
 
-from . import audit, clock
+from . import audit, clock, mime
 from .database import is_retryable, write_transaction
 from .extensions import db
 from .models import OutboxMessage, OutboxStatus
@@ -92,89 +84,8 @@ class Claimed:
     locale: str
     created_at: datetime
     attempts: int
-
-
-class _WirePolicy(policy.Compat32):
-    """Writes Flask-Mail's already encoded headers as they are, with CRLF.
-
-    Flask-Mail renders with ``email.policy.SMTP``, which re-parses every header
-    through the header registry, and compat32 re-encodes every header through
-    ``email.header.Header``: either costs milliseconds a message, more than the
-    SMTP exchange itself. ASCII headers (all of ours: Flask-Mail has already
-    RFC 2047-encoded and folded the others) are written as they are; anything
-    else takes the standard compat32 path.
-    """
-
-    def fold_binary(self, name: str, value) -> bytes:
-        if isinstance(value, str) and value.isascii():
-            if "\n" not in value and "\r" not in value and len(name) + len(value) < 996:
-                return f"{name}: {value}{self.linesep}".encode("ascii")  # the usual case
-            lines = value.splitlines() or [""]
-            # RFC 5322 allows 998 characters a line; Flask-Mail folds encoded words at 76.
-            if len(name) + 2 + len(lines[0]) <= 998 and all(
-                len(line) <= 998 and line[:1] in (" ", "\t") for line in lines[1:]
-            ):
-                return f"{name}: {self.linesep.join(lines)}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-
-_WIRE_POLICY = _WirePolicy(linesep="\r\n")
-
-# Two costs of Flask-Mail's Message that Kvarn does not need to pay per message:
-# it parses and RFC 2047-encodes the same sender addresses again for every message
-# (five calls a message, a tenth of its CPU; the function is pure, so it is cached),
-# and its constructor makes a Message-ID with socket.getfqdn(), a DNS lookup per
-# message, which Kvarn replaces at once with the one stored at queue time.
-flask_mail.sanitize_address = functools.lru_cache(maxsize=1024)(flask_mail.sanitize_address)
-flask_mail.make_msgid = functools.partial(email.utils.make_msgid, domain="kvarn.invalid")
-
-_BASE64_UTF8 = Charset("utf-8")
-_BASE64_UTF8.header_encoding = BASE64
-
-
-def _encoded_subject(subject: str) -> str:
-    """The subject as RFC 2047 words, so Flask-Mail need not try two encodings per message."""
-    if subject.isascii():
-        return subject
-    return Header(subject, _BASE64_UTF8, header_name="Subject").encode(linesep="\r\n")
-
-
-class _WireGenerator(BytesGenerator):
-    def _write_lines(self, lines: str) -> None:
-        # The same bytes as the standard generator, written at once, not line by line.
-        if lines:
-            self.write(self._NL.join(NLCRE.split(lines)))
-
-
-_QP_UTF8 = Charset("utf-8")
-_QP_UTF8.body_encoding = QP
-
-
-class _Message(Message):
-    #: The rendered bytes, set before sending (``_send_batch``); Flask-Mail sends these.
+    #: The finished message, stored at queue time; None for a row queued without it.
     wire: bytes | None = None
-
-    def as_bytes(self) -> bytes:
-        if self.wire is not None:
-            return self.wire
-        mime = self._message()
-        mime.policy = _WIRE_POLICY
-        for part in mime.walk():
-            if part.is_multipart():
-                # A random boundary of our own: the generator would otherwise compile a
-                # regular expression per part to check its own random boundary.
-                part.set_boundary(f"=_kvarn_{uuid.uuid4().hex}")
-            elif part["Content-Transfer-Encoding"] == "8bit" and any(
-                len(line) > 990 for line in part.get_payload().splitlines()
-            ):
-                # SMTP allows 998 bytes a line: a long paragraph (an organiser's message)
-                # goes quoted-printable instead of 8bit, which Flask-Mail always uses.
-                text = part.get_payload(decode=True).decode("utf-8")
-                del part["Content-Transfer-Encoding"]
-                part.set_payload(text, _QP_UTF8)
-        buffer = BytesIO()
-        _WireGenerator(buffer, policy=_WIRE_POLICY).flatten(mime)
-        return buffer.getvalue()
 
 
 class _Connection(Connection):
@@ -243,6 +154,7 @@ _CLAIM_COLUMNS = (
     OutboxMessage.locale,
     OutboxMessage.created_at,
     OutboxMessage.attempts,
+    OutboxMessage.wire,
 )
 
 
@@ -314,6 +226,7 @@ def claim(limit: int) -> tuple[list[Claimed], datetime]:
                 locale=r.locale,
                 created_at=r.created_at,
                 attempts=r.attempts + 1,
+                wire=r.wire,
             )
             for r in live
         ]
@@ -327,13 +240,33 @@ def claim(limit: int) -> tuple[list[Claimed], datetime]:
 _batch_connection: ContextVar[DBConnection | None] = ContextVar("kvarn_batch_connection", default=None)
 
 
-def _run(connection: DBConnection, statement, parameters: dict | None) -> None:
-    if connection.dialect.name == "postgresql":
-        # Visible to every other worker at once, without waiting for the WAL flush to
-        # disk: only a crash of the database server itself in the next fraction of a
-        # second could lose the mark (and the message would then go again).
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    connection.execute(statement, parameters or {})
+@contextmanager
+def _outcome_connection() -> Iterator[DBConnection]:
+    """The connection a batch records its outcomes on, each a one-row UPDATE.
+
+    On PostgreSQL and MariaDB every outcome is committed by itself (autocommit: one
+    round trip, no BEGIN and COMMIT around it). On PostgreSQL it is also visible to
+    every other worker at once without waiting for the WAL flush to disk: only a crash
+    of the database server itself in the next fraction of a second could lose a mark
+    (and the message would then go again), never a seat or a queued message.
+    """
+    with db.engine.connect() as connection:
+        name = connection.dialect.name
+        if name == "sqlite":
+            yield connection
+            return
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        if name == "postgresql":
+            connection.exec_driver_sql("SET synchronous_commit = off")
+            connection.commit()  # ends SQLAlchemy's autobegun (empty) transaction
+        try:
+            yield connection
+        finally:
+            if name == "postgresql":
+                try:
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                except DBAPIError:
+                    connection.invalidate()  # never pass it on to the pool with the setting off
 
 
 def _execute(statement, parameters: dict | None = None) -> None:
@@ -348,10 +281,10 @@ def _execute(statement, parameters: dict | None = None) -> None:
             held = _batch_connection.get()
             if held is not None:
                 with held.begin():
-                    _run(held, statement, parameters)
+                    held.execute(statement, parameters or {})
             else:
                 with db.engine.begin() as connection:
-                    _run(connection, statement, parameters)
+                    connection.execute(statement, parameters or {})
             return
         except DBAPIError as exc:
             if attempt == attempts or not is_retryable(exc):
@@ -372,6 +305,7 @@ _MARK_SENT = (
         sent_at=sa.bindparam("b_sent_at", type_=OutboxMessage.__table__.c.sent_at.type),
         leased_until=None,
         last_error=None,
+        wire=None,  # sent: the parts stay readable, the stored bytes are not needed again
     )
 )
 
@@ -424,31 +358,12 @@ def _release(messages: list[Claimed]) -> None:
 # --- sending ------------------------------------------------------------------
 
 
-def build(message: Claimed) -> Message:
-    """The Flask-Mail message, with the Message-ID and Date fixed at queue time."""
-    mail_message = _Message(
-        subject=_encoded_subject(message.subject),
-        recipients=[message.recipient],
-        body=message.body_text,
-        html=message.body_html,
-        sender=message.sender,
-        reply_to=message.reply_to,
-        date=message.created_at.timestamp(),
-        extra_headers={
-            "Content-Language": message.locale,
-            # RFC 3834: no vacation auto-replies to a machine's mail.
-            "Auto-Submitted": "auto-generated",
-        },
-    )
-    mail_message.msgId = message.message_id
-    for attachment in message.attachments:
-        data = attachment["data"]
-        mail_message.attach(
-            filename=attachment["filename"],
-            content_type=attachment["content_type"],
-            # Bytes: Flask-Mail would mangle non-ASCII text in an attachment.
-            data=data.encode("utf-8") if isinstance(data, str) else data,
-        )
+def _outgoing(message: Claimed) -> Message:
+    """The message to send: its stored bytes, or (a row without them) built now."""
+    if message.wire is not None:
+        return mime.prebuilt(message.recipient, message.sender, message.wire)
+    mail_message = mime.build(message)
+    mail_message.wire = mail_message.as_bytes()  # a message that cannot be rendered fails here
     return mail_message
 
 
@@ -510,7 +425,7 @@ def deliver(
             progress(report)
         return report
 
-    with connection, db.engine.connect() as db_connection:
+    with connection, _outcome_connection() as db_connection:
         token = _batch_connection.set(db_connection)
         try:
             _send_batch(connection, batch, last_start, report, progress)
@@ -533,8 +448,7 @@ def _send_batch(
             _release(batch[index:])  # the lease is nearly over: let a fresh claim take them
             return
         try:
-            mail_message = build(message)
-            mail_message.wire = mail_message.as_bytes()  # a message that cannot be rendered fails here
+            mail_message = _outgoing(message)
         except (BadHeaderError, ValueError, TypeError, KeyError) as exc:
             _tally(report, _mark_unsuccessful(message, f"Bad message: {exc}", permanent=True))
             continue

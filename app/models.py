@@ -262,6 +262,9 @@ class OutboxMessage(db.Model):
     attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
     message_id: Mapped[str] = mapped_column(sa.String(300))
     locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    # The finished RFC 5322 message (app.mime), built when queued so that every attempt
+    # sends the same bytes; cleared once sent. MEDIUMBLOB on MariaDB (16 MiB).
+    wire: Mapped[bytes | None] = mapped_column(sa.LargeBinary(2**24 - 1))
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registration.id", ondelete="SET NULL")

@@ -1,13 +1,15 @@
 """Queueing mail in the outbox, inside the transaction that caused it.
 
 A message is rendered completely when it is queued (subject, text and HTML in
-the recipient's language, calendar attachment, Message-ID), so delivery is a
-plain copy of stored bytes and every retry sends exactly the same message.
+the recipient's language, calendar attachment, Message-ID, and from those the
+finished MIME bytes, ``app.mime``), so delivery is a plain copy of stored bytes
+and every retry sends exactly the same message.
 Delivery lives in ``app.delivery``; this module only renders and stores.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from email.utils import parseaddr
@@ -16,11 +18,14 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_mail import BadHeaderError
 
-from . import ics
+from . import clock, ics, mime
 from .extensions import db
 from .i18n import format_span
 from .models import Event, OutboxMessage, Registration, User
+
+log = logging.getLogger(__name__)
 
 #: Kinds whose mail carries a calendar file by default, and with which METHOD.
 ICS_METHOD = {
@@ -130,24 +135,35 @@ def enqueue(
     if already_queued(dedupe_key):
         return False
     subject, text, html = render(kind, locale, context)
-    db.session.add(
-        OutboxMessage(
-            dedupe_key=dedupe_key,
-            kind=kind,
-            recipient=recipient,
-            sender=current_app.config["MAIL_DEFAULT_SENDER"],
-            reply_to=reply_to,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            attachments=attachments or [],
-            message_id=new_message_id(),
-            locale=locale,
-            event_id=event.id if event is not None else None,
-            registration_id=registration.id if registration is not None else None,
-        )
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        recipient=recipient,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        reply_to=reply_to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        attachments=attachments or [],
+        message_id=new_message_id(),
+        locale=locale,
+        created_at=clock.now(),  # also the Date header
+        event_id=event.id if event is not None else None,
+        registration_id=registration.id if registration is not None else None,
     )
+    message.wire = _finished(message)
+    db.session.add(message)
     return True
+
+
+def _finished(message: OutboxMessage) -> bytes | None:
+    """The message's bytes, or None if it cannot be built: it is queued all the same (the
+    change that caused it must not fail for its mail), and the worker marks it failed."""
+    try:
+        return mime.wire_bytes(message)
+    except (BadHeaderError, ValueError, TypeError, KeyError):
+        log.exception("outbox message %s could not be built", message.dedupe_key)
+        return None
 
 
 def calendar_attachment(registration: Registration, method: str) -> dict:

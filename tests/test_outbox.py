@@ -410,3 +410,32 @@ def test_a_long_paragraph_is_sent_within_smtp_line_limits(app, smtp_sink):  # no
     [message] = smtp_sink.messages()
     assert paragraph.strip() in message.get_body(("plain",)).get_content()
     assert f"<p>{paragraph}</p>" in message.get_body(("html",)).get_content()
+
+
+def test_a_message_is_finished_when_queued_and_every_attempt_sends_those_bytes(app, smtp_sink):  # noqa: F811
+    """The outbox keeps the finished message: a retry sends the same Message-ID, Date and
+    MIME boundaries, byte for byte, and the stored bytes go once the message is sent."""
+    from email import message_from_bytes, policy
+    from email.utils import parsedate_to_datetime
+
+    org = f.organisation()
+    ev = f.event(capacity=5)
+    f.sign_up(ev.id, org.id, 1)
+    [row] = outbox_rows()
+    queued = row.wire
+    stored = message_from_bytes(queued, policy=policy.default)
+    assert stored["Message-ID"] == row.message_id and stored["Subject"] == row.subject
+    assert parsedate_to_datetime(stored["Date"]) == row.created_at.replace(microsecond=0)
+    assert b"\n" not in queued.replace(b"\r\n", b"")  # ready for the wire: CRLF only
+
+    smtp_sink.hang_up.add("person1@example.org")  # the server drops the first attempt
+    assert delivery.send_due().retrying == 1
+    assert outbox_rows()[0].wire == queued
+    smtp_sink.hang_up.clear()
+    clock.travel(timedelta(seconds=BASE + 1))
+    assert delivery.send_due().sent == 1
+    [received] = smtp_sink.received
+    assert received.data.rstrip(b"\r\n") == queued.rstrip(b"\r\n")
+    [row] = outbox_rows()
+    assert row.status == OutboxStatus.SENT and row.wire is None
+    assert row.body_text and row.body_html  # what was sent stays readable for staff
