@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.exc import DBAPIError
 
 from . import audit, clock, mime
-from .database import is_retryable, write_transaction
+from .database import is_retryable, write_transaction, writer_turn
 from .extensions import db
 from .models import OutboxMessage, OutboxStatus
 
@@ -279,12 +279,13 @@ def _execute(statement, parameters: dict | None = None) -> None:
     for attempt in range(1, attempts + 1):
         try:
             held = _batch_connection.get()
-            if held is not None:
-                with held.begin():
-                    held.execute(statement, parameters or {})
-            else:
-                with db.engine.begin() as connection:
-                    connection.execute(statement, parameters or {})
+            with writer_turn():
+                if held is not None:
+                    with held.begin():
+                        held.execute(statement, parameters or {})
+                else:
+                    with db.engine.begin() as connection:
+                        connection.execute(statement, parameters or {})
             return
         except DBAPIError as exc:
             if attempt == attempts or not is_retryable(exc):
