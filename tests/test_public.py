@@ -255,3 +255,21 @@ def test_security_headers(client):
     response = client.get("/events")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_wtforms_own_messages_follow_the_users_language(app):
+    """Built-in WTForms messages come from its catalogue, read once per language."""
+    from flask_babel import refresh
+    from wtforms import IntegerField
+
+    from app.forms import KvarnForm
+
+    class NumberForm(KvarnForm):
+        number = IntegerField()
+
+    for lang, message in (("sv", "Inte ett giltigt heltal"), ("en", "Not a valid integer value.")):
+        with app.test_request_context(f"/?lang={lang}", method="POST", data={"number": "tre"}):
+            refresh()  # the test's app context would keep the first request's language
+            form = NumberForm(meta={"csrf": False})
+            assert not form.validate()
+            assert message in form.number.errors[0]

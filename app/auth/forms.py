@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import strip
+from ..forms import KvarnForm, strip
 
 
-class LoginForm(FlaskForm):
+class LoginForm(KvarnForm):
     email = EmailField(
         _l("Email"),
         filters=[strip],

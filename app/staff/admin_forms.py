@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
@@ -23,7 +22,7 @@ from wtforms.validators import (
 )
 
 from ..admin import ORGANISATION_NAME_MAX
-from ..forms import at_most, strip, to_int_or_none
+from ..forms import KvarnForm, at_most, strip, to_int_or_none
 from ..models import Role
 from ..users import PASSWORD_MAX, PASSWORD_MIN
 
@@ -44,7 +43,7 @@ class WholeNumberField(IntegerField):
             raise ValueError(_l("Enter a whole number.")) from exc
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(KvarnForm):
     name = StringField(
         _l("Name"),
         filters=[strip],
@@ -63,7 +62,7 @@ class OrganisationForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(KvarnForm):
     """A button that changes something: nothing but the CSRF token."""
 
 
@@ -85,7 +84,7 @@ def _password_field(label):
     )
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(KvarnForm):
     password = _password_field(_l("New password"))
     confirm = PasswordField(
         _l("Repeat the password"),
@@ -93,7 +92,7 @@ class PasswordForm(FlaskForm):
     )
 
 
-class UserForm(FlaskForm):
+class UserForm(KvarnForm):
     name = StringField(
         _l("Name"),
         filters=[strip],
@@ -158,7 +157,7 @@ def _known_choice(form, field) -> None:
         raise ValidationError(_l("Choose a value from the list."))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(KvarnForm):
     """Filters read from the query string (a GET form changes nothing: no CSRF token)."""
 
     class Meta:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -28,7 +27,7 @@ from wtforms.validators import (
 
 from ..clock import STOCKHOLM
 from ..events import EventData, SessionData
-from ..forms import at_most, strip
+from ..forms import KvarnForm, at_most, strip
 from ..models import Event, EventKind
 
 # The browser's datetime-local value first: that is what the field renders.
@@ -94,7 +93,7 @@ def kind_choices() -> list[tuple[str, str]]:
     ]
 
 
-class EventForm(FlaskForm):
+class EventForm(KvarnForm):
     kind = SelectField(_l("Kind"), choices=kind_choices(), default=EventKind.COURSE.value)
     title = StringField(
         _l("Title"),
@@ -215,7 +214,7 @@ def form_data_for(event: Event) -> dict:
     }
 
 
-class CancelEventForm(FlaskForm):
+class CancelEventForm(KvarnForm):
     message = TextAreaField(
         _l("Message to everyone registered"),
         filters=[strip],
