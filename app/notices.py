@@ -20,13 +20,18 @@ def _key(kind: str, registration: Registration, *extra) -> str:
     return ":".join(parts)
 
 
-def registration_created(registration: Registration) -> None:
+def registration_created(registration: Registration, position: int | None = None) -> None:
+    """The first mail of a registration made in this transaction (``position``: its place
+    on the waitlist, known to the caller)."""
     kind = {
         "confirmed": "confirmation",
         "waitlisted": "waitlisted",
         "interested": "interest_received",
     }[registration.status.value]
-    outbox.enqueue_for_registration(kind, registration, _key(kind, registration))
+    # The key names a registration made in this transaction: nothing can have it yet.
+    outbox.enqueue_for_registration(
+        kind, registration, _key(kind, registration), position=position, new_key=True
+    )
 
 
 def already_registered(registration: Registration) -> None:

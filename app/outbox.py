@@ -62,11 +62,13 @@ def reply_to_for(event: Event | None) -> str | None:
     return event.organiser.email if event.organiser is not None else None
 
 
+_BY_DEDUPE_KEY = sa.select(OutboxMessage.id).where(
+    OutboxMessage.dedupe_key == sa.bindparam("dedupe_key")
+)
+
+
 def already_queued(dedupe_key: str) -> bool:
-    return (
-        db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
-        is not None
-    )
+    return db.session.scalar(_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key}) is not None
 
 
 def describe_change(change) -> str:
@@ -134,6 +136,32 @@ def enqueue(
     """Store one message unless one with the same dedupe key exists. Returns True if queued."""
     if already_queued(dedupe_key):
         return False
+    _store(
+        kind=kind,
+        recipient=recipient,
+        locale=locale,
+        dedupe_key=dedupe_key,
+        context=context,
+        reply_to=reply_to,
+        attachments=attachments,
+        event=event,
+        registration=registration,
+    )
+    return True
+
+
+def _store(
+    *,
+    kind: str,
+    recipient: str,
+    locale: str,
+    dedupe_key: str,
+    context: dict,
+    reply_to: str | None,
+    attachments: list[dict] | None,
+    event: Event | None,
+    registration: Registration | None,
+) -> None:
     subject, text, html = render(kind, locale, context)
     message = OutboxMessage(
         dedupe_key=dedupe_key,
@@ -153,7 +181,6 @@ def enqueue(
     )
     message.wire = _finished(message)
     db.session.add(message)
-    return True
 
 
 def _finished(message: OutboxMessage) -> bytes | None:
@@ -175,19 +202,24 @@ def calendar_attachment(registration: Registration, method: str) -> dict:
 
 
 def registration_context(
-    registration: Registration, calendar: str | None = None, **extra
+    registration: Registration, calendar: str | None = None, position=_DEFAULT, **extra
 ) -> dict:
-    """The data every registration mail is rendered from (text and HTML alike)."""
+    """The data every registration mail is rendered from (text and HTML alike).
+
+    ``position`` is the waitlist place when the caller knows it; else it is looked up.
+    """
     from .seats import waitlist_position  # late import: seats imports this module's callers
 
     event = registration.event
+    if position is _DEFAULT:
+        position = waitlist_position(registration)
     return {
         "registration": registration,
         "event": event,
         "sessions": list(event.sessions),
         "manage_url": manage_url(registration),
         "event_url": event_url(event),
-        "position": waitlist_position(registration),
+        "position": position,
         "contact_email": reply_to_for(event),
         "calendar": calendar,
         **extra,
@@ -195,19 +227,26 @@ def registration_context(
 
 
 def enqueue_for_registration(
-    kind: str, registration: Registration, dedupe_key: str, calendar=_DEFAULT, **extra
+    kind: str,
+    registration: Registration,
+    dedupe_key: str,
+    calendar=_DEFAULT,
+    new_key: bool = False,
+    **extra,
 ) -> bool:
     """Queue ``kind`` for one registration in its language.
 
     ``calendar`` is the .ics METHOD to attach ("REQUEST", "CANCEL") or None for
-    no calendar file; by default it follows ``ICS_METHOD``.
+    no calendar file; by default it follows ``ICS_METHOD``. ``new_key`` says the
+    caller knows no message can have this key yet (it names a registration made in
+    this transaction), which spares the look-up.
     """
-    if already_queued(dedupe_key):
+    if not new_key and already_queued(dedupe_key):
         return False
     method = ICS_METHOD.get(kind) if calendar is _DEFAULT else calendar
     attachments = [calendar_attachment(registration, method)] if method else []
     event = registration.event
-    return enqueue(
+    _store(
         kind=kind,
         recipient=registration.email,
         locale=registration.locale,
@@ -218,6 +257,7 @@ def enqueue_for_registration(
         event=event,
         registration=registration,
     )
+    return True
 
 
 def enqueue_for_staff(kind: str, user: User, event: Event, dedupe_key: str, **extra) -> bool:

@@ -77,18 +77,15 @@ class SignUpResult:
     #: The new (or resubmitted) registration; None when the email was already registered,
     #: since that registration belongs to whoever owns the address.
     registration: Registration | None
+    #: Its manage token, read inside the transaction (no reload after the commit).
+    manage_token: str | None = None
 
 
 # --- reading under the lock -------------------------------------------------
 
 
 def _lock_event(event_id: int) -> Event:
-    event = db.session.execute(
-        sa.select(Event)
-        .where(Event.id == event_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    event = db.session.execute(_LOCK_EVENT, {"event_id": event_id}).scalar_one_or_none()
     if event is None:
         raise NotFound(_l("There is no such event."))
     return event
@@ -96,6 +93,28 @@ def _lock_event(event_id: int) -> Event:
 
 #: For other services that must serialise with the seats module (reminders, deadlines).
 lock_event = _lock_event
+
+
+def _seats_taken_and_waiting(event_id: int) -> tuple[int, int]:
+    """Seated and waitlisted registrations of the event, in one statement."""
+    seated, waiting = db.session.execute(_SEATED_AND_WAITING, {"event_id": event_id}).one()
+    return int(seated or 0), int(waiting or 0)
+
+
+def _earlier_registrations(
+    event_id: int, submission_key: str | None, email: str
+) -> tuple[Registration | None, Registration | None]:
+    """In one statement: the registration this form already made (double click), and the
+    active registration of this email for this event."""
+    statement = _BY_FORM_KEY_OR_EMAIL if submission_key else _BY_EMAIL
+    found = list(
+        db.session.scalars(
+            statement, {"event_id": event_id, "email": email, "submission_key": submission_key}
+        )
+    )
+    by_key = next((r for r in found if submission_key and r.submission_key == submission_key), None)
+    by_email = next((r for r in found if r.event_id == event_id and r.active_email == email), None)
+    return by_key, by_email
 
 
 def _count(event_id: int, statuses) -> int:
@@ -165,38 +184,34 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
 
     def work() -> SignUpResult:
         event = _lock_event(event_id)
+        email = data.email.strip().lower()
         submission_key = data.submission_key
-        if submission_key:
-            earlier = db.session.scalar(
-                sa.select(Registration).where(Registration.submission_key == submission_key)
-            )
-            if earlier is not None and earlier.event_id == event.id:
-                return SignUpResult(Outcome.RESUBMITTED, earlier)
-            if earlier is not None:
-                submission_key = None  # another event's form key: unique, so not stored again
+        earlier, existing = _earlier_registrations(event.id, submission_key, email)
+        if earlier is not None and earlier.event_id == event.id:
+            return SignUpResult(Outcome.RESUBMITTED, earlier, earlier.manage_token)
+        if earlier is not None:
+            submission_key = None  # another event's form key: unique, so not stored again
         _check_accepting(event)
         organisation = db.session.get(Organisation, data.organisation_id)
         if organisation is None or not organisation.active:
             raise SeatsError(_l("Choose an organisation from the list."), field="organisation")
 
-        email = data.email.strip().lower()
-        existing = db.session.scalar(
-            sa.select(Registration).where(
-                Registration.event_id == event.id, Registration.active_email == email
-            )
-        )
         if existing is not None:
             notices.already_registered(existing)
             return SignUpResult(Outcome.ALREADY_REGISTERED, None)
 
+        position = None
         if event.status == EventStatus.GAUGING:
             status = S.INTERESTED
-        elif _count(event.id, SEATED) < event.capacity and _count(event.id, [S.WAITLISTED]) == 0:
-            status = S.CONFIRMED
-        elif event.waitlist_enabled:
-            status = S.WAITLISTED
         else:
-            raise SeatsError(_l("This event is full and has no waiting list."), code="full")
+            seated, waiting = _seats_taken_and_waiting(event.id)
+            if seated < event.capacity and waiting == 0:
+                status = S.CONFIRMED
+            elif event.waitlist_enabled:
+                status = S.WAITLISTED
+                position = waiting + 1  # the newest arrival waits behind everyone
+            else:
+                raise SeatsError(_l("This event is full and has no waiting list."), code="full")
 
         now = clock.now()
         registration = Registration(
@@ -215,10 +230,10 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         )
         db.session.add(registration)
         db.session.flush()
-        notices.registration_created(registration)
+        notices.registration_created(registration, position)
         if status == S.INTERESTED:
             _note_threshold(event)
-        return SignUpResult(Outcome(status.value), registration)
+        return SignUpResult(Outcome(status.value), registration, registration.manage_token)
 
     try:
         return write_transaction(work)
@@ -490,3 +505,24 @@ def counts_for(event_ids) -> dict[int, Counts]:
     for event_id, confirmed, waitlisted, interested in rows:
         result[event_id] = Counts(int(confirmed or 0), int(waitlisted or 0), int(interested or 0))
     return result
+
+
+# The sign-up path's statements, built once: SQLAlchemy then only looks up their
+# compiled SQL instead of building and hashing a new statement per sign-up.
+_LOCK_EVENT = (
+    sa.select(Event)
+    .where(Event.id == sa.bindparam("event_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_SEATED_AND_WAITING = sa.select(*count_columns()[:2]).where(
+    Registration.event_id == sa.bindparam("event_id")
+)
+_SAME_EMAIL = sa.and_(
+    Registration.event_id == sa.bindparam("event_id"),
+    Registration.active_email == sa.bindparam("email"),
+)
+_BY_EMAIL = sa.select(Registration).where(_SAME_EMAIL)
+_BY_FORM_KEY_OR_EMAIL = sa.select(Registration).where(
+    sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
+)

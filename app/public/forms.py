@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Optional, ValidationError
 
-from ..forms import at_most, strip, to_int_or_none
+from ..forms import KvarnForm, at_most, strip, to_int_or_none
 
 NAME_MAX = 120
 EMAIL_MAX = 254
@@ -17,7 +16,7 @@ TEAM_MAX = 120
 NEEDS_MAX = 1000
 
 
-class SignupForm(FlaskForm):
+class SignupForm(KvarnForm):
     name = StringField(
         _l("Name"),
         filters=[strip],
@@ -61,8 +60,8 @@ class SignupForm(FlaskForm):
     submission_key = HiddenField(default=lambda: uuid.uuid4().hex)
 
     def validate_organisation(self, field) -> None:
-        valid = {value for value, _label in self.organisation.choices if value != ""}
-        if field.data not in valid:
+        # Whether it is a known, active organisation is decided by the seats module.
+        if not isinstance(field.data, int):
             raise ValidationError(_l("Choose an organisation from the list."))
 
     def validate_submission_key(self, field) -> None:

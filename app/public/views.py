@@ -72,6 +72,7 @@ def events():
 
 
 def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str | None = None):
+    form.organisation.choices = signup_choices()
     counts = seats.counts_for([event.id])[event.id]
     return (
         render_template(
@@ -84,19 +85,17 @@ def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str
 @bp.get("/events/<int:event_id>")
 def event(event_id: int):
     event = public_event_or_404(event_id)
-    form = SignupForm()
-    form.organisation.choices = signup_choices()
-    return _render_event(event, form)
+    return _render_event(event, SignupForm())
 
 
 @bp.post("/events/<int:event_id>/register")
 @limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT"])
 def register(event_id: int):
-    event = public_event_or_404(event_id)
+    # The seats module reads the event and the organisation under its lock; they are
+    # read here again only to show the form with its messages.
     form = SignupForm()
-    form.organisation.choices = signup_choices()
     if not form.validate():
-        return _render_event(event, form, 400)
+        return _render_event(public_event_or_404(event_id), form, 400)
     data = seats.SignUp(
         name=form.name.data,
         email=form.email.data,
@@ -107,7 +106,7 @@ def register(event_id: int):
         submission_key=form.submission_key.data or None,
     )
     try:
-        result = seats.sign_up(event.id, data)
+        result = seats.sign_up(event_id, data)
     except seats.NotFound:
         abort(404)
     except seats.SeatsError as error:
@@ -115,14 +114,12 @@ def register(event_id: int):
             form[error.field].errors = [*form[error.field].errors, error.message]
         else:
             form.form_errors.append(error.message)
-        return _render_event(event, form, 400)
+        return _render_event(public_event_or_404(event_id), form, 400)
 
     if result.outcome == seats.Outcome.ALREADY_REGISTERED:
-        fresh = SignupForm(formdata=None)
-        fresh.organisation.choices = signup_choices()
         return _render_event(
-            event,
-            fresh,
+            public_event_or_404(event_id),
+            SignupForm(formdata=None),
             200,
             notice=_(
                 "This email address is already registered for this event. We have sent the link "
@@ -136,7 +133,7 @@ def register(event_id: int):
     }
     if result.outcome in flash_for:
         flash(flash_for[result.outcome], "success")
-    return redirect(url_for("public.manage", token=result.registration.manage_token), 303)
+    return redirect(url_for("public.manage", token=result.manage_token), 303)
 
 
 def registration_or_404(token: str) -> Registration:
