@@ -69,20 +69,10 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
-class Claimed:
+class Claimed(mime.MessageParts):
     """What a worker needs to send one message, read while claiming it."""
 
     id: int
-    recipient: str
-    sender: str
-    reply_to: str | None
-    subject: str
-    body_text: str
-    body_html: str
-    attachments: list
-    message_id: str
-    locale: str
-    created_at: datetime
     attempts: int
     #: The finished message, stored at queue time; None for a row queued without it.
     wire: bytes | None = None

@@ -11,20 +11,23 @@ from __future__ import annotations
 import email.utils
 import functools
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.charset import BASE64, QP, Charset
 from email.generator import NLCRE, BytesGenerator
 from email.header import Header
 from io import BytesIO
-from typing import Protocol
 
 import flask_mail
 from flask_mail import Message
 
+from .models import OutboxMessage
 
-class MessageParts(Protocol):
-    """What a message is built from: an ``OutboxMessage`` row or a claimed copy of one."""
+
+@dataclass(frozen=True)
+class MessageParts:
+    """What a message is built from (an ``OutboxMessage`` row has the same attributes)."""
 
     recipient: str
     sender: str
@@ -121,7 +124,7 @@ class _Message(Message):
         return buffer.getvalue()
 
 
-def build(message: MessageParts) -> Message:
+def build(message: MessageParts | OutboxMessage) -> Message:
     """The Flask-Mail message, with the Message-ID and Date fixed at queue time."""
     mail_message = _Message(
         subject=_encoded_subject(message.subject),
@@ -149,7 +152,7 @@ def build(message: MessageParts) -> Message:
     return mail_message
 
 
-def wire_bytes(message: MessageParts) -> bytes:
+def wire_bytes(message: MessageParts | OutboxMessage) -> bytes:
     """The finished message as it goes over SMTP (CRLF line ends)."""
     return build(message).as_bytes()
 

@@ -132,36 +132,14 @@ def enqueue(
     attachments: list[dict] | None = None,
     event: Event | None = None,
     registration: Registration | None = None,
+    key_checked: bool = False,
 ) -> bool:
-    """Store one message unless one with the same dedupe key exists. Returns True if queued."""
-    if already_queued(dedupe_key):
+    """Store one message unless one with the same dedupe key exists. Returns True if queued.
+
+    ``key_checked``: the caller has made sure no message has this key yet.
+    """
+    if not key_checked and already_queued(dedupe_key):
         return False
-    _store(
-        kind=kind,
-        recipient=recipient,
-        locale=locale,
-        dedupe_key=dedupe_key,
-        context=context,
-        reply_to=reply_to,
-        attachments=attachments,
-        event=event,
-        registration=registration,
-    )
-    return True
-
-
-def _store(
-    *,
-    kind: str,
-    recipient: str,
-    locale: str,
-    dedupe_key: str,
-    context: dict,
-    reply_to: str | None,
-    attachments: list[dict] | None,
-    event: Event | None,
-    registration: Registration | None,
-) -> None:
     subject, text, html = render(kind, locale, context)
     message = OutboxMessage(
         dedupe_key=dedupe_key,
@@ -181,6 +159,7 @@ def _store(
     )
     message.wire = _finished(message)
     db.session.add(message)
+    return True
 
 
 def _finished(message: OutboxMessage) -> bytes | None:
@@ -246,7 +225,7 @@ def enqueue_for_registration(
     method = ICS_METHOD.get(kind) if calendar is _DEFAULT else calendar
     attachments = [calendar_attachment(registration, method)] if method else []
     event = registration.event
-    _store(
+    return enqueue(
         kind=kind,
         recipient=registration.email,
         locale=registration.locale,
@@ -256,8 +235,8 @@ def enqueue_for_registration(
         attachments=attachments,
         event=event,
         registration=registration,
+        key_checked=True,
     )
-    return True
 
 
 def enqueue_for_staff(kind: str, user: User, event: Event, dedupe_key: str, **extra) -> bool:
