@@ -135,6 +135,26 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_written(
     assert count(Registration) == 0 and count(OutboxMessage) == 0
 
 
+def test_a_deactivated_organisation_is_refused_next_to_its_field(client, org):
+    from app.database import write_transaction
+    from app.models import Organisation
+
+    gone = f.organisation("Nedlagd kommun")
+
+    def deactivate():
+        db.session.get(Organisation, gone.id).active = False
+
+    write_transaction(deactivate)
+    ev = f.event()
+    response = client.post(f"/events/{ev.id}/register", data=form(gone.id))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    error = re.search(r'<p class="error" id="organisation-error">(.*?)</p>', page, re.S)
+    assert error and "Välj en organisation i listan." in error.group(1)
+    assert "Nedlagd kommun" not in page  # not offered again either
+    assert count(Registration) == 0 and count(OutboxMessage) == 0
+
+
 def test_bad_input_in_english(client, org):
     ev = f.event()
     client.get("/lang/en")
