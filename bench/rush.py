@@ -13,8 +13,9 @@ server, for PostgreSQL (a temporary database created on that server and dropped 
    /events/<id>/register) from --clients threads of this process, after a warm-up;
 3. starts the bare baseline (bench/baseline_app.py: one raw INSERT per request) under the
    same gunicorn settings and fires the same load at it;
-4. prints sign-ups per second, p50 and p99 latency for both, the ratio Kvarn/baseline,
-   and checks the final counts and DESIGN.md §2 (tests/rules.py) in the database.
+4. prints sign-ups per second, p50 and p99 latency and the CPU time the server's workers
+   spent per sign-up (from /proc, on Linux) for both, the ratio Kvarn/baseline, and checks
+   the final counts and DESIGN.md §2 (tests/rules.py) in the database.
 
 Goals: ratio >= 0.5, Kvarn p99 < 100 ms at 32 clients, no rule broken. The exit status
 is 1 when a rule is broken or a request failed (the goals are reported, not enforced:
@@ -69,6 +70,13 @@ class Load:
     statuses: dict[int, int]
     latencies: list[float]  # seconds, successful requests only
     seconds: float
+    server_cpu: float | None = None  # CPU seconds the server's workers used meanwhile
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        if self.server_cpu is None or not self.ok:
+            return float("nan")
+        return self.server_cpu / self.ok * 1000
 
     @property
     def ok(self) -> int:
@@ -146,6 +154,17 @@ class Gunicorn:
                     pass
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not start; its log:\n{self.log.read_text()[-3000:]}")
+
+    def cpu_seconds(self) -> float | None:
+        """User and system CPU used so far by the workers (Linux /proc), None elsewhere."""
+        total = 0.0
+        for entry in self.booted.iterdir():
+            try:
+                fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -227,6 +246,16 @@ def fire(port: int, event_id: int, org_id: int, count: int, clients: int, tag: s
     seconds = time.perf_counter() - began
     deadline.check("sign-ups")
     return Load(statuses, latencies, seconds)
+
+
+def measured(server: Gunicorn, event_id: int, org_id: int, args, deadline: Deadline) -> Load:
+    """The measured burst, with the CPU time the server's workers spent on it."""
+    before = server.cpu_seconds()
+    load = fire(server.port, event_id, org_id, args.signups, args.clients, "p", deadline)
+    after = server.cpu_seconds()
+    if before is not None and after is not None:
+        load.server_cpu = after - before
+    return load
 
 
 # --- databases ----------------------------------------------------------------------
@@ -360,13 +389,13 @@ def run_backend(name: str, database, args, tmp: Path, deadline: Deadline) -> boo
         with serving("app:create_app()", kvarn_env, args.workers, tmp / f"kvarn-{name}.log",
                      f"/events/{event_id}", deadline) as server:
             fire(server.port, warm_id, org_id, args.warmup, args.clients, "warm", deadline)
-            kvarn = fire(server.port, event_id, org_id, args.signups, args.clients, "p", deadline)
+            kvarn = measured(server, event_id, org_id, args, deadline)
 
         base_env = {**env, "BENCH_BASELINE_URL": url}
         with serving("bench.baseline_app:create_app()", base_env, args.workers,
                      tmp / f"baseline-{name}.log", "/ping", deadline) as server:
             fire(server.port, warm_id, org_id, args.warmup, args.clients, "warm", deadline)
-            base = fire(server.port, event_id, org_id, args.signups, args.clients, "p", deadline)
+            base = measured(server, event_id, org_id, args, deadline)
 
         problems = check(url, event_id, args.capacity, kvarn.ok)
         base_rows = baseline_app.count_rows(url, event_id)
@@ -379,10 +408,11 @@ def run_backend(name: str, database, args, tmp: Path, deadline: Deadline) -> boo
     p99 = kvarn.percentile(99) * 1000
     print(f"\n== {name}: {args.signups} sign-ups, {args.clients} clients, "
           f"{args.workers} gunicorn workers, {args.capacity} seats")
-    print(f"{'':10}{'sign-ups/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'answered':>10}")
+    print(f"{'':10}{'sign-ups/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'answered':>10}"
+          f"{'server CPU ms/sign-up':>24}")
     for label, load in (("Kvarn", kvarn), ("baseline", base)):
         print(f"{label:10}{load.rate:12.1f}{load.percentile(50) * 1000:10.1f}"
-              f"{load.percentile(99) * 1000:10.1f}{load.ok:10d}")
+              f"{load.percentile(99) * 1000:10.1f}{load.ok:10d}{load.cpu_ms_per_request:24.2f}")
     print(f"ratio Kvarn/baseline: {ratio:.2f} (goal >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
     print(f"Kvarn p99: {p99:.1f} ms (goal < 100 ms: {'met' if p99 < 100 else 'MISSED'})")
     if failed or failed_base:
