@@ -247,8 +247,8 @@ def _outcome_connection() -> Iterator[DBConnection]:
             return
         connection.execution_options(isolation_level="AUTOCOMMIT")
         if name == "postgresql":
-            connection.exec_driver_sql("SET synchronous_commit = off")
-            connection.commit()  # ends SQLAlchemy's autobegun (empty) transaction
+            with connection.begin():
+                connection.exec_driver_sql("SET synchronous_commit = off")
         try:
             yield connection
         finally:
