@@ -22,7 +22,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations -D messages >/dev/null
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --no-wrap --sort-output --project Kvarn .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o app/translations/messages.pot --no-location --no-wrap --sort-output --project Kvarn .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --ignore-obsolete --no-wrap
 
 run: install
@@ -30,11 +30,13 @@ run: install
 	$(BIN)/flask demo
 	@$(BIN)/python -m app.devserver --host $(HOST) --port $(PORT)
 
-test: install
+test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, and the import rules of docs/architecture.md (import-linter's contracts).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check app tests bench
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/rush.py

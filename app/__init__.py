@@ -1,4 +1,8 @@
-"""Kvarn: first come, first served registration for courses and lectures."""
+"""Kvarn: first come, first served registration for courses and lectures.
+
+``create_app`` ties the layers together (docs/architecture.md): configuration, the
+extensions, the blueprints by audience, the error pages and the command line.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,18 @@ from pathlib import Path
 
 from flask import Flask
 
-from .config import DefaultConfig
+from .core.config import DefaultConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+#: In a source checkout templates and migrations sit beside the package; the built
+#: wheel carries them inside it (pyproject.toml maps them in).
+IN_CHECKOUT = (PACKAGE.parent / "pyproject.toml").is_file()
+
+
+def resource_dir(name: str) -> Path:
+    """``templates`` or ``migrations``: inside the installed package, else in the checkout."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PACKAGE.parent / name
 
 
 def _instance_secret(instance: Path) -> str:
@@ -30,15 +43,23 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _instance_path() -> str | None:
+    """KVARN_INSTANCE_PATH, else ``instance/`` of a checkout, else Flask's default for an
+    installed package (``<prefix>/var/app-instance``)."""
+    configured = os.environ.get("KVARN_INSTANCE_PATH")
+    if configured:
+        return configured
+    return str(PACKAGE.parent / "instance") if IN_CHECKOUT else None
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py, then KVARN_* environment."""
-    instance_path = os.environ.get("KVARN_INSTANCE_PATH", str(ROOT / "instance"))
     app = Flask(
         __name__,
-        instance_path=instance_path,
+        instance_path=_instance_path(),
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "app" / "static"),
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(PACKAGE / "static"),
     )
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
@@ -53,19 +74,19 @@ def create_app(test_config: dict | None = None) -> Flask:
             "sqlite:///" + str(Path(app.instance_path) / "kvarn.sqlite3")
         )
 
-    from .database import engine_options_for, init_database
+    from .core.database import engine_options_for, init_database
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **engine_options_for(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLITE_BUSY_TIMEOUT"]),
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
     }
 
-    from . import i18n, security
-    from .extensions import csrf, db, limiter, login_manager, mail, migrate
+    from .core import errors, i18n, security
+    from .core.extensions import csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     init_database(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(resource_dir("migrations")))
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -75,8 +96,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
 
-    from . import devmail, errors
+    from . import accounts  # noqa: F401  (the user loader)
+    from .accounts import access  # noqa: F401
     from .auth import bp as auth_bp
+    from .devtools import mailbox
     from .public import bp as public_bp
     from .staff import bp as staff_bp
 
@@ -84,9 +107,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     errors.init_app(app)
-    devmail.init_app(app)  # /dev/mailbox, only when DEV_MAILBOX is true
+    mailbox.init_app(app)  # /dev/mailbox, only when DEV_MAILBOX is true
+    _template_rules(app)
 
     from . import cli
 
     cli.init_app(app)
     return app
+
+
+def _template_rules(app: Flask) -> None:
+    """The rules and labels templates read, from their one source in the services."""
+    from .events import statuses as event_statuses
+    from .registrations import statuses as registration_statuses
+
+    app.jinja_env.globals.update(
+        registration_label=registration_statuses.label,
+        can_cancel=registration_statuses.can_cancel,
+        can_promote_by_hand=registration_statuses.can_promote_by_hand,
+        seat_giving_event_statuses=[s.value for s in registration_statuses.SEAT_GIVING_EVENTS],
+        event_kind_label=event_statuses.kind_label,
+        event_phase_label=event_statuses.phase_label,
+        event_phase_name=event_statuses.phase_name,
+    )

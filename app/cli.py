@@ -1,36 +1,249 @@
-"""Flask commands: demo data (and, as they arrive, outbox, reminders, users)."""
+"""Flask commands, grouped: ``flask outbox`` (deliver mail), ``flask reminders``,
+``flask seats check``, ``flask gauging``, ``flask create-user`` and ``flask demo``. The command line speaks
+English; pages and mail use each person's language.
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import sys
+import time
+
 import click
+import sqlalchemy as sa
 from flask import Flask
+from flask.cli import AppGroup
+from flask_babel import force_locale
+from sqlalchemy.exc import DBAPIError
+
+from .accounts.users import create_user
+from .core import clock
+from .core.database import BusyError
+from .core.errors import NotFound, Refused
+from .core.extensions import db
+from .devtools.demo import load_demo
+from .events.gauging import notify_passed_deadlines
+from .mail import delivery
+from .models import Event, OutboxMessage, OutboxStatus, Role
+from .registrations import reminders
+from .registrations.invariants import rule_violations
+
+log = logging.getLogger(__name__)
+
+outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
+reminders_cli = AppGroup("reminders", help="Queue reminders to people with a seat.")
+gauging_cli = AppGroup("gauging", help="Lectures that gauge interest before they are confirmed.")
+seats_cli = AppGroup("seats", help="Check the seat rules against the database.")
+
+
+def _summary(report: delivery.DeliveryReport) -> str:
+    return f"Sent {report.sent}, will retry {report.retrying}, failed {report.failed}."
+
+
+def _due_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(OutboxMessage.id)).where(
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            OutboxMessage.next_attempt_at <= clock.now(),
+        )
+    )
+
+
+@outbox_cli.command("send")
+@click.option("--limit", type=int, default=None, help="Deliver at most this many messages.")
+def send_command(limit: int | None) -> None:
+    """Deliver every message that is due, in one pass (for cron), then stop."""
+    report = delivery.send_due(limit=limit)
+    click.echo(_summary(report))
+
+
+@outbox_cli.command("work")
+@click.option(
+    "--interval", type=float, default=2.0, show_default=True,
+    help="Seconds to wait when nothing is due before looking again.",
+)
+def work_command(interval: float) -> None:
+    """Keep delivering mail as it is queued (for a service manager). Stops on SIGTERM/Ctrl+C."""
+    stopping = False
+
+    def stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("Outbox worker started; stop with Ctrl+C or SIGTERM.")
+    while not stopping:
+        try:
+            report = delivery.send_due()
+        except (DBAPIError, BusyError) as exc:  # the database restarted or is busy: wait, go on
+            db.session.rollback()
+            log.warning("outbox worker: database error, retrying: %s", exc)
+            report = delivery.DeliveryReport()
+        finally:
+            db.session.remove()
+        if report.total:
+            click.echo(_summary(report))
+            continue
+        waited = 0.0
+        while not stopping and waited < interval:
+            time.sleep(min(0.2, interval))
+            waited += 0.2
+    click.echo("Outbox worker stopped.")
+
+
+@outbox_cli.command("status")
+def status_command() -> None:
+    """Count messages per status and list the failed ones."""
+    counts = delivery.status_counts()
+    click.echo(", ".join(f"{status}: {count}" for status, count in counts.items()))
+    for message in delivery.failed_messages(limit=50):
+        error = (message.last_error or "").splitlines()[0:1]
+        click.echo(
+            f"  #{message.id} {message.kind} to {message.recipient} "
+            f"({message.attempts} attempts): {error[0] if error else ''}"
+        )
+
+
+@outbox_cli.command("retry")
+@click.argument("message_ids", type=int, nargs=-1, required=True)
+def retry_command(message_ids: tuple[int, ...]) -> None:
+    """Put failed messages back in the queue with their attempts reset."""
+    for message_id in message_ids:
+        try:
+            delivery.retry(message_id, None)
+        except NotFound:
+            raise click.ClickException(f"There is no message {message_id}.") from None
+    click.echo(f"{len(message_ids)} message(s) queued again.")
+
+
+@reminders_cli.command("send")
+@click.argument("event_id", type=int)
+@click.option(
+    "--label", default="manual", show_default=True,
+    help="Names the round: the same label never reaches a person twice; a new one sends again.",
+)
+@click.option(
+    "--deliver/--no-deliver", default=True, show_default=True,
+    help="Deliver now with a progress bar, or leave the messages to the worker.",
+)
+def reminders_send_command(event_id: int, label: str, deliver: bool) -> None:
+    """Queue one reminder per confirmed registration of EVENT_ID, then deliver them."""
+    try:
+        queued = reminders.queue_reminders(event_id, None, label)
+    except NotFound:
+        raise click.ClickException(f"There is no event {event_id}.") from None
+    click.echo(f"Queued {queued} reminder(s) for event {event_id}.")
+    if not deliver or queued == 0:
+        return
+    due = _due_count()
+    with click.progressbar(length=due, label="Delivering", show_pos=True) as bar:
+        done = 0
+
+        def progress(report: delivery.DeliveryReport) -> None:
+            nonlocal done
+            step = min(report.total, due) - done
+            if step > 0:
+                bar.update(step)
+                done += step
+
+        report = delivery.send_due(limit=due, progress=progress)
+    click.echo(_summary(report))
+
+
+@reminders_cli.command("send-due")
+def reminders_send_due_command() -> None:
+    """Queue the scheduled reminders that are due (for cron, e.g. every 15 minutes)."""
+    queued = reminders.send_due()
+    total = sum(queued.values())
+    if total:
+        for event_id, count in queued.items():
+            if count:
+                click.echo(f"Event {event_id}: queued {count} reminder(s).")
+    click.echo(f"Queued {total} scheduled reminder(s).")
+
+
+@reminders_cli.command("preview")
+@click.argument("event_id", type=int)
+@click.option("--locale", default="sv", show_default=True, type=click.Choice(["sv", "en"]))
+def reminders_preview_command(event_id: int, locale: str) -> None:
+    """Print the reminder of EVENT_ID, addressed to a made-up person."""
+    try:
+        subject, text, _html = reminders.preview(event_id, locale)
+    except NotFound:
+        raise click.ClickException(f"There is no event {event_id}.") from None
+    click.echo(f"Subject: {subject}\n\n{text}")
+
+
+# --- seats, gauging, users, demo -------------------------------------------------------
+
+
+@seats_cli.command("check")
+@click.argument("event_ids", type=int, nargs=-1)
+def seats_check_command(event_ids: tuple[int, ...]) -> None:
+    """Check the rules that never break for EVENT_IDS (default: every event); exit 1 on any."""
+    ids = list(event_ids) or list(db.session.scalars(sa.select(Event.id).order_by(Event.id)))
+    broken = 0
+    for event_id in ids:
+        if db.session.get(Event, event_id) is None:
+            raise click.ClickException(f"There is no event {event_id}.")
+        for problem in rule_violations(event_id):
+            broken += 1
+            click.echo(f"event {event_id}: {problem}")
+    click.echo(f"Checked {len(ids)} event(s): {broken} broken rule(s).")
+    if broken:
+        sys.exit(1)
+
+
+@gauging_cli.command("notify-deadlines")
+def notify_deadlines_command() -> None:
+    """Mail organisers whose interest deadline passed undecided (once each; for cron)."""
+    click.echo(f"Organisers told: {notify_passed_deadlines()}")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="admin, organiser or coordinator.",
+)
+@click.option("--organisation", default=None, help="The coordinator's organisation (its exact name).")
+@click.option("--name", default="", help="Display name (default: the part of the email before @).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of a prompt.",
+)
+def create_user_command(
+    email: str, role: str, organisation: str | None, name: str, password_stdin: bool
+) -> None:
+    """Create a staff user. The password is asked for (twice) unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, role, password, name=name, organisation_name=organisation)
+    except Refused as error:
+        with force_locale("en"):  # the command line speaks English, like the rest of `flask`
+            message = str(error.message)
+        raise click.ClickException(message) from error
+    where = f" ({user.organisation.name})" if user.organisation else ""
+    click.echo(f"Created {user.role.value} {user.email}{where}.")
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the demo data once (does nothing if it is already there)."""
+    if load_demo():
+        click.echo("Demo data loaded.")
+    else:
+        click.echo("Demo data already present; nothing changed.")
 
 
 def init_app(app: Flask) -> None:
-    from . import mail_cli
-
-    mail_cli.init_app(app)  # flask outbox ..., flask reminders ...
-    from .users_cli import create_user_command
-
-    app.cli.add_command(create_user_command)
-
-    @app.cli.group("gauging")
-    def gauging_group() -> None:
-        """Lectures that gauge interest before they are confirmed."""
-
-    @gauging_group.command("notify-deadlines")
-    def notify_deadlines_command() -> None:
-        """Mail organisers whose interest deadline passed undecided (once each; for cron)."""
-        from .gauging import notify_passed_deadlines
-
-        click.echo(f"Organisers told: {notify_passed_deadlines()}")
-
-    @app.cli.command("demo")
-    def demo_command() -> None:
-        """Load the demo data once (does nothing if it is already there)."""
-        from .demo import load_demo
-
-        if load_demo():
-            click.echo("Demo data loaded.")
-        else:
-            click.echo("Demo data already present; nothing changed.")
+    for command in (outbox_cli, reminders_cli, seats_cli, gauging_cli, create_user_command, demo_command):
+        app.cli.add_command(command)

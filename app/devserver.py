@@ -16,7 +16,7 @@ def main() -> None:
     os.environ.setdefault("KVARN_DEV_MAILBOX", "true")
 
     from . import create_app
-    from .demo import DEMO_LOGINS
+    from .devtools.demo import DEMO_LOGINS
 
     app = create_app()
     lines = [

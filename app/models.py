@@ -1,6 +1,7 @@
 """The domain: organisations, staff, events with sessions, registrations, outbox, audit.
 
-Statuses of registrations are changed only by ``app.seats``.
+Imports no service. Statuses of registrations are changed only by
+``registrations.seats``; which status allows what is ``registrations.statuses``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
-from .extensions import db
+from .core import clock
+from .core.extensions import db
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -66,10 +67,6 @@ class RegistrationStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     ATTENDED = "attended"
     NO_SHOW = "no_show"
-
-
-#: Statuses that hold a seat.
-SEATED = (RegistrationStatus.CONFIRMED, RegistrationStatus.ATTENDED, RegistrationStatus.NO_SHOW)
 
 
 class Role(enum.StrEnum):
@@ -208,7 +205,7 @@ class Registration(db.Model):
         # email while active and NULL once cancelled (NULLs never collide).
         sa.UniqueConstraint("event_id", "active_email", name="uq_registration_event_active_email"),
         sa.Index("ix_registration_event_status_order", "event_id", "status", "created_at", "id"),
-        # Covers the dashboard's GROUP BY event, organisation (app.reports): no table reads.
+        # Covers the dashboard's GROUP BY event, organisation (reporting.figures): no table reads.
         sa.Index("ix_registration_event_org_status", "event_id", "organisation_id", "status"),
     )
 
@@ -262,7 +259,7 @@ class OutboxMessage(db.Model):
     attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
     message_id: Mapped[str] = mapped_column(sa.String(300))
     locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
-    # The finished RFC 5322 message (app.mime), built when queued so that every attempt
+    # The finished RFC 5322 message (mail.message), built when queued so that every attempt
     # sends the same bytes; cleared once sent. MEDIUMBLOB on MariaDB (16 MiB).
     wire: Mapped[bytes | None] = mapped_column(sa.LargeBinary(2**24 - 1))
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))

@@ -6,7 +6,7 @@ Runs on a fresh SQLite file in a temporary directory (migrated to head), or on t
 database in KVARN_BENCH_DATABASE_URL (which it empties first!). Prints the seeding
 time, then per role the number of SQL statements and the render time of
 GET /staff/dashboard (min, median, max over the requests), and the time of the
-aggregation queries alone (``app.reports.dashboard``).
+aggregation queries alone (``reporting.figures.dashboard``).
 """
 
 from __future__ import annotations
@@ -17,112 +17,21 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import clock  # noqa: E402
-from app.database import write_transaction  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.models import (  # noqa: E402
-    Event,
-    EventKind,
-    EventSession,
-    EventStatus,
-    Organisation,
-    Registration,
-    RegistrationStatus,
-)
+from app.core.database import write_transaction  # noqa: E402
+from app.core.extensions import db  # noqa: E402
+from app.devtools.scale import count_statements, seed  # noqa: E402
 
 PASSWORD = "bench-password-123"
 
 
-def seed(events: int = 50, rows: int = 100_000, organisations: int = 10, days: int = 30) -> list[int]:
-    """Gauging lectures with ``rows`` interests spread over the last ``days`` days.
-
-    A test fixture, not a status change: the rows go in with one bulk INSERT.
-    Returns the event ids.
-    """
-    now = clock.now()
-
-    def make_events() -> list[int]:
-        orgs = [Organisation(name=f"Bench kommun {i + 1}", sort_order=i) for i in range(organisations)]
-        db.session.add_all(orgs)
-        made = []
-        for i in range(events):
-            start = now + timedelta(days=20 + i % 10, hours=i % 5)
-            event = Event(
-                kind=EventKind.LECTURE,
-                title=f"Kvällsföreläsning {i + 1}",
-                status=EventStatus.GAUGING,
-                capacity=200,
-                interest_threshold=1000 + 100 * (i % 20),
-                interest_deadline=now + timedelta(days=10),
-                contact_email="bench@kommun.test",
-            )
-            event.sessions.append(
-                EventSession(starts_at=start, ends_at=start + timedelta(hours=2), venue="Aulan")
-            )
-            db.session.add(event)
-            made.append(event)
-        db.session.flush()
-        return [e.id for e in made]
-
-    event_ids = write_transaction(make_events)
-    org_ids = list(
-        db.session.scalars(
-            sa.select(Organisation.id).where(Organisation.name.like("Bench kommun %"))
-        )
-    )
-    span = days * 24 * 3600
-    batch = [
-        {
-            "event_id": event_ids[n % len(event_ids)],
-            "name": f"Deltagare {n}",
-            "email": f"p{n}@bench.test",
-            "active_email": f"p{n}@bench.test",
-            "organisation_id": org_ids[(n * 7) % len(org_ids)],
-            "work_team": "",
-            "needs": "",
-            "locale": "sv",
-            "status": RegistrationStatus.INTERESTED,
-            "created_at": now - timedelta(seconds=span - (n * 7919) % span),
-            "status_changed_at": now,
-            "manage_token": f"bench-{n}",
-        }
-        for n in range(rows)
-    ]
-
-    def insert_rows() -> None:
-        db.session.execute(sa.insert(Registration.__table__), batch)
-
-    write_transaction(insert_rows)
-    return event_ids
-
-
-@contextmanager
-def count_statements():
-    """Count the SQL statements sent to the database inside the block."""
-    seen: list[str] = []
-
-    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
-
-
 def _staff(role: str, organisation: str | None) -> str:
-    from app.users import create_user
+    from app.accounts.users import create_user
 
     email = f"{role}@bench.example"
     create_user(email, role, PASSWORD, organisation_name=organisation)
@@ -170,7 +79,7 @@ def main() -> None:
         }
 
     with app.test_request_context():
-        from app import reports
+        from app.reporting import figures as reports
 
         timings = []
         for _ in range(args.requests):

@@ -65,9 +65,9 @@ def queue_confirmations(n: int) -> None:
     """n registrations with a seat and their confirmation mail, as the seats module queues it."""
     from datetime import timedelta
 
-    from app import clock, notices
-    from app.database import write_transaction
-    from app.extensions import db
+    from app.core import clock
+    from app.core.database import write_transaction
+    from app.core.extensions import db
     from app.models import (
         Event,
         EventKind,
@@ -77,6 +77,7 @@ def queue_confirmations(n: int) -> None:
         Registration,
         RegistrationStatus,
     )
+    from app.registrations import notices
 
     def setup() -> int:
         org = Organisation(name="Alingsås kommun")
@@ -144,8 +145,9 @@ def main() -> None:
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
-    from app import create_app, delivery
-    from app.extensions import db
+    from app import create_app
+    from app.core.extensions import db
+    from app.mail import delivery
     from app.models import OutboxMessage, OutboxStatus
 
     app = create_app(

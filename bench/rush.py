@@ -15,7 +15,7 @@ server, for PostgreSQL (a temporary database created on that server and dropped 
    same gunicorn settings and fires the same load at it;
 4. prints sign-ups per second, p50 and p99 latency and the CPU time the server's workers
    spent per sign-up (from /proc, on Linux) for both, the ratio Kvarn/baseline, and checks
-   the final counts and DESIGN.md §2 (tests/rules.py) in the database.
+   the final counts and the rules (app/registrations/invariants.py) in the database.
 
 Goals: ratio >= 0.5, Kvarn p99 < 100 ms at 32 clients, no rule broken. The exit status
 is 1 when a rule is broken or a request failed (the goals are reported, not enforced:
@@ -297,9 +297,10 @@ def migrate(url: str, env: dict) -> None:
 
 def seed(url: str, capacity: int) -> tuple[int, int, int]:
     """An organisation, the rushed event and a roomy warm-up event. Returns their ids."""
-    from app import clock, create_app
-    from app.database import write_transaction
-    from app.extensions import db
+    from app import create_app
+    from app.core import clock
+    from app.core.database import write_transaction
+    from app.core.extensions import db
     from app.models import Event, EventKind, EventSession, EventStatus, Organisation
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
@@ -333,13 +334,13 @@ def seed(url: str, capacity: int) -> tuple[int, int, int]:
 
 
 def check(url: str, event_id: int, capacity: int, signed_up: int) -> list[str]:
-    """The final counts and the rules of DESIGN.md §2, from the database."""
+    """The final counts and the rules of docs/architecture.md, from the database."""
     import sqlalchemy as sa
 
     from app import create_app
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Registration, RegistrationStatus
-    from tests.rules import rule_violations
+    from app.registrations.invariants import rule_violations
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():

@@ -2,7 +2,7 @@
 
     .venv/bin/python docs/make_screenshots.py [--out docs/screenshots]
 
-Migrates a temporary SQLite database, loads the demo data (app.demo.load_demo), serves
+Migrates a temporary SQLite database, loads the demo data (app.devtools.demo.load_demo), serves
 Kvarn on a free local port and, in Debian's Chromium through Playwright (the same
 browser the tests use; /usr/bin/chromium or KVARN_TEST_BROWSER), logs in as each role
 and saves full-page PNGs 1280 px wide (the check-in page 390 px, as on a phone).
@@ -44,7 +44,7 @@ def build_app(tmp: Path, mail: dict):
     with app.app_context():
         from flask_migrate import upgrade
 
-        from app.demo import load_demo
+        from app.devtools.demo import load_demo
 
         upgrade()
         load_demo()
@@ -55,7 +55,7 @@ def demo_ids(app) -> dict:
     """The events and the waitlisted registration the pictures show."""
     import sqlalchemy as sa
 
-    from app.extensions import db
+    from app.core.extensions import db
     from app.models import Event, Registration, RegistrationStatus
 
     with app.app_context():
@@ -106,7 +106,7 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    from app.demo import DEMO_LOGINS
+    from app.devtools.demo import DEMO_LOGINS
 
     logins = {role: (email, password) for role, email, password in reversed(DEMO_LOGINS)}
     saved: list[Path] = []
@@ -141,7 +141,7 @@ def main() -> int:
                     page.click("form[action$='/reminder'] button[type=submit]")
                     page.wait_for_selector("[data-progress-text]")
                     with app.app_context():
-                        from app import delivery
+                        from app.mail import delivery
 
                         delivery.send_due()  # what `flask outbox send` does from cron
                     shoot(page, "reminder", page.url.removeprefix(base))
@@ -165,7 +165,7 @@ def main() -> int:
             browser.close()
             sink.stop()
             with app.app_context():
-                from app.extensions import db
+                from app.core.extensions import db
 
                 db.engine.dispose()
 

@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 
 os.environ["KVARN_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="kvarn-test-instance-")
 
-from app import clock, create_app  # noqa: E402
-from app.database import write_transaction  # noqa: E402
-from app.extensions import db  # noqa: E402
+from app import create_app  # noqa: E402
+from app.core import clock  # noqa: E402
+from app.core.database import write_transaction  # noqa: E402
+from app.core.extensions import db  # noqa: E402
 
 SERVER_ENV = {
     "postgresql": "KVARN_TEST_POSTGRES_URL",

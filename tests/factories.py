@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 
-from app import clock, seats
-from app.database import write_transaction
-from app.extensions import db
+from app.core import clock
+from app.core.database import write_transaction
+from app.core.extensions import db
 from app.models import Event, EventKind, EventSession, EventStatus, Organisation
+from app.registrations import seats
 
 _seq = count(1)
 

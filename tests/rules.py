@@ -1,117 +1,15 @@
-"""The rules of DESIGN.md §2, checked from what the database holds.
+"""The rules of docs/architecture.md ("Rules that never break") as a test assertion.
 
-``assert_rules(event_id)`` is for tests; ``rule_violations(event_id)`` returns the broken
-rules as sentences (the bench prints them). Both read with plain queries in the current
-app context and change nothing. Checked, for one event:
-
-1. seats taken (confirmed, attended, no-show) <= capacity;
-2. no waitlisted person while a seat is free (a waiting team may sit out only if it does
-   not fit), and nobody waits in an event that is not open or closed;
-   waiting is first come, first served: nobody holds a seat ahead of an earlier waitlisted
-   person in ``(created_at, id)`` order, except people promoted by hand (audit
-   ``registration.promote``) and team members (first fit);
-3. at most one active registration per (event, email), and ``active_email`` says exactly
-   which rows are active;
-4. a cancelled event has no active registration.
+The checker itself is ``app.registrations.invariants`` (also used by the rush benchmark
+and ``flask seats check``); this module turns its findings into a failing test.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-
-import sqlalchemy as sa
-
-from app.extensions import db
-from app.models import (
-    SEATED,
-    AuditEntry,
-    Event,
-    EventStatus,
-    Registration,
-    RegistrationStatus,
-)
-
-S = RegistrationStatus
-
-
-def rule_violations(event_id: int) -> list[str]:
-    """Every broken rule for the event, as a sentence; an empty list when all hold."""
-    event = db.session.execute(
-        sa.select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
-    ).scalar_one()
-    rows = db.session.execute(
-        sa.select(
-            Registration.id,
-            Registration.email,
-            Registration.active_email,
-            Registration.status,
-            Registration.team_id,
-        )
-        .where(Registration.event_id == event_id)
-        .order_by(Registration.created_at, Registration.id)
-    ).all()
-    problems: list[str] = []
-
-    seated = [r for r in rows if r.status in SEATED]
-    waiting = [r for r in rows if r.status == S.WAITLISTED]
-    if len(seated) > event.capacity:
-        problems.append(f"{len(seated)} seats taken but capacity is {event.capacity}")
-
-    free = event.capacity - len(seated)
-    if waiting and event.status not in (EventStatus.OPEN, EventStatus.CLOSED):
-        problems.append(f"{len(waiting)} waitlisted in an event that is {event.status.value}")
-    elif waiting and free > 0 and event.phase() != EventStatus.FINISHED:
-        teams: dict[int, int] = Counter(r.team_id for r in waiting if r.team_id is not None)
-        alone = [r.id for r in waiting if r.team_id is None]
-        fitting = [team for team, size in teams.items() if size <= free]
-        if alone or fitting:
-            problems.append(
-                f"{free} seat(s) free while registrations {alone} and teams {fitting} wait"
-            )
-
-    hand_promoted = set(
-        db.session.scalars(
-            sa.select(AuditEntry.object_id).where(
-                AuditEntry.action == "registration.promote",
-                AuditEntry.object_type == "registration",
-                AuditEntry.object_id.in_([r.id for r in rows] or [-1]),
-            )
-        )
-    )
-    first_waiting = next((i for i, r in enumerate(rows) if r.status == S.WAITLISTED), None)
-    if first_waiting is not None:
-        jumped = [
-            r.id
-            for r in rows[first_waiting + 1 :]
-            if r.status in SEATED and r.id not in hand_promoted and r.team_id is None
-        ]
-        if jumped:
-            problems.append(
-                f"registrations {jumped} hold seats although registration "
-                f"{rows[first_waiting].id} came earlier and still waits"
-            )
-
-    active = defaultdict(list)
-    for r in rows:
-        if r.status != S.CANCELLED:
-            active[r.email.strip().lower()].append(r.id)
-        expected = None if r.status == S.CANCELLED else r.email
-        if r.active_email != expected:
-            problems.append(
-                f"registration {r.id} is {r.status.value} but active_email is {r.active_email!r}"
-            )
-    for email, ids in active.items():
-        if len(ids) > 1:
-            problems.append(f"{email} has {len(ids)} active registrations: {ids}")
-
-    if event.status == EventStatus.CANCELLED and active:
-        problems.append(
-            f"the event is cancelled but {sum(map(len, active.values()))} registrations are active"
-        )
-    return problems
+from app.registrations.invariants import rule_violations
 
 
 def assert_rules(event_id: int) -> None:
-    """Fail with every broken rule of DESIGN.md §2 for the event."""
+    """Fail with every broken rule for the event."""
     problems = rule_violations(event_id)
     assert not problems, f"event {event_id} breaks the rules:\n  " + "\n  ".join(problems)

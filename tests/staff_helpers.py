@@ -2,7 +2,7 @@
 
 ``make_user`` stores a cheap PBKDF2 hash so tests stay fast; log-in still goes
 through the real /login form and ``check_password_hash``. Tests about password
-hashing itself use ``app.users.create_user`` (Werkzeug's default, scrypt).
+hashing itself use ``app.accounts.users.create_user`` (Werkzeug's default, scrypt).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from app.database import write_transaction
-from app.extensions import db
+from app.core.database import write_transaction
+from app.core.extensions import db
 from app.models import AuditEntry, Organisation, OutboxMessage, Role, User
 from tests.browser import browser_page  # noqa: F401  (the shared Chromium; skips without it)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import openpyxl
 import pytest
 
-from app.database import write_transaction
-from app.extensions import db
+from app.core.database import write_transaction
+from app.core.extensions import db
 from app.models import EventKind, EventStatus, OutboxMessage, OutboxStatus, Role
 from tests import factories as f
 from tests.staff_clients import logged_in

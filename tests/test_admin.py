@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import AuditEntry, Organisation, Role, User
 from tests import factories as f
 from tests.staff_clients import client_for, logged_in

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app import users
-from app.extensions import db
+from app.accounts import users
+from app.core.errors import Refused
+from app.core.extensions import db
 from app.models import AuditEntry, Role, User
 from tests.staff_helpers import PASSWORD, login, make_user
 
@@ -47,7 +48,7 @@ def test_create_user_hashes_with_werkzeugs_default_and_audits(app):
     ],
 )
 def test_create_user_refuses_bad_input_and_writes_nothing(app, args, kwargs, field):
-    with pytest.raises(users.UserError) as refused:
+    with pytest.raises(Refused) as refused:
         users.create_user(*args, **kwargs)
     assert refused.value.field == field
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
@@ -56,7 +57,7 @@ def test_create_user_refuses_bad_input_and_writes_nothing(app, args, kwargs, fie
 
 def test_create_user_refuses_a_second_account_for_the_same_address(app):
     make_user(Role.ADMIN, email="dup@kvarn.example")
-    with pytest.raises(users.UserError) as refused:
+    with pytest.raises(Refused) as refused:
         users.create_user("DUP@kvarn.example", "organiser", PASSWORD)
     assert refused.value.field == "email"
 
@@ -235,7 +236,7 @@ def test_log_in_form_without_csrf_token_is_refused(app, client):
 
 
 def test_demo_adds_one_user_of_each_role_and_the_printed_logins_work(app, client):
-    from app.demo import DEMO_LOGINS, load_demo
+    from app.devtools.demo import DEMO_LOGINS, load_demo
 
     assert load_demo() is True
     roles = {role for role, _email, _password in DEMO_LOGINS}

@@ -20,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale, gettext, ngettext
 
-from app import clock, delivery
-from app.extensions import db
+from app.core import clock
+from app.core.extensions import db
+from app.mail import delivery
 from app.models import (
     AuditEntry,
     Event,

@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from app.core.extensions import db
 from app.models import AuditEntry, Registration, RegistrationStatus, Role
 from tests import factories as f
 from tests.staff_helpers import (

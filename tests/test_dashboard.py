@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import reports
-from app.database import write_transaction
-from app.extensions import db
+from app.core.database import write_transaction
+from app.core.extensions import db
+from app.devtools.scale import count_statements, seed
 from app.models import EventKind, EventStatus, Registration, RegistrationStatus
-from app.seats import Counts
-from bench.dashboard import count_statements, seed
+from app.registrations.reads import Counts
+from app.reporting import figures as reports
 from tests import factories as f
 from tests.staff_clients import logged_in
 from tests.staff_helpers import make_user
@@ -52,7 +52,7 @@ def test_counts_per_organisation_on_every_backend(db_app):
     f.sign_up(course.id, b.id, 2)
     f.sign_up(course.id, a.id, 3)  # waitlisted
     cancelled = f.sign_up(course.id, b.id, 4).registration
-    from app import seats
+    from app.registrations import seats
 
     seats.cancel(cancelled.manage_token)
     lecture = f.event(

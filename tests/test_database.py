@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from app.database import write_transaction, writer_turn
-from app.extensions import db
+from app.core.database import write_transaction, writer_turn
+from app.core.extensions import db
 from app.models import Organisation
 
 PROBE = """

@@ -15,11 +15,14 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from icalendar import Calendar
 
-from app import clock, delivery, notices, reminders, seats
-from app.database import write_transaction
-from app.extensions import db
-from app.i18n import format_span
+from app.core import clock
+from app.core.database import write_transaction
+from app.core.extensions import db
+from app.core.i18n import format_span
+from app.mail import delivery
 from app.models import Event, OutboxMessage, Registration
+from app.registrations import notices, reminders, seats
+from app.registrations.locking import lock_event
 from tests import factories as f
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
@@ -210,7 +213,7 @@ def test_event_changed_sends_an_update_with_a_higher_sequence(app, course, smtp_
     new_venue = "Kulturhuset, lilla salen"
 
     def change():
-        event = seats.lock_event(ev.id)
+        event = lock_event(ev.id)
         event.sessions[1].venue = new_venue
         event.ics_sequence += 1
         for registration in db.session.scalars(

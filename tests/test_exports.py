@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from app import exports
-from app.extensions import db
+from app.core.extensions import db
 from app.models import AuditEntry, EventStatus, Role
+from app.reporting import exports
 from tests import factories as f
 from tests.staff_clients import logged_in
 from tests.staff_helpers import make_user

@@ -7,10 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import clock, gauging, seats
-from app.database import write_transaction
-from app.extensions import db
+from app.core import clock
+from app.core.database import write_transaction
+from app.core.errors import Refused
+from app.core.extensions import db
+from app.events import gauging
 from app.models import EventStatus, OutboxMessage, Registration, RegistrationStatus, Role, User
+from app.registrations import reads, seats
 from tests import factories as f
 
 S = RegistrationStatus
@@ -47,7 +50,7 @@ def test_interest_below_threshold_is_not_a_seat(db_app):
     ev = gauging_event()
     results = [f.sign_up(ev.id, org.id, n).outcome for n in range(3)]
     assert results == ["interested"] * 3
-    assert seats.counts_for([ev.id])[ev.id] == seats.Counts(confirmed=0, waitlisted=0, interested=3)
+    assert reads.counts_for([ev.id])[ev.id] == reads.Counts(confirmed=0, waitlisted=0, interested=3)
     received = mails("interest_received")
     assert len(received) == 3
     assert all("inte en plats" in m.body_text or "ännu ingen plats" in m.body_text for m in received)
@@ -88,7 +91,7 @@ def test_confirm_with_more_interest_than_capacity(db_app):
     assert [r.id for r in confirmed] == [r.id for r in regs[:3]]
     assert [r.id for r in waitlisted] == [r.id for r in regs[3:]]
     db.session.expire_all()
-    assert [seats.waitlist_position(db.session.get(Registration, r.id)) for r in regs[3:]] == [1, 2]
+    assert [reads.waitlist_position(db.session.get(Registration, r.id)) for r in regs[3:]] == [1, 2]
     gauged = db.session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.dedupe_key.like("%:gauged"))
     ).all()
@@ -98,7 +101,7 @@ def test_confirm_with_more_interest_than_capacity(db_app):
     assert all(m.attachments for m in gauged if m.kind == "confirmation")
     # Registration then continues as for any open event: a newcomer waits behind them.
     assert f.sign_up(ev.id, org.id, 99).outcome == "waitlisted"
-    with pytest.raises(seats.SeatsError):
+    with pytest.raises(Refused):
         seats.open_gauged_event(ev.id, user_id=None)
 
 
@@ -112,7 +115,7 @@ def test_confirm_needs_a_venue(app):
         db.session.get(Event, ev_id).sessions[0].venue = None
 
     write_transaction(drop_venue)
-    with pytest.raises(seats.SeatsError):
+    with pytest.raises(Refused):
         seats.open_gauged_event(ev_id, user_id=None)
 
 
@@ -156,5 +159,5 @@ def test_interest_after_deadline_is_refused(app):
     org = f.organisation()
     ev = gauging_event()
     clock.travel(timedelta(days=6))
-    with pytest.raises(seats.SeatsError):
+    with pytest.raises(Refused):
         f.sign_up(ev.id, org.id, 1)

@@ -8,9 +8,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import clock, delivery, outbox
-from app.database import write_transaction
-from app.extensions import db
+from app.core import clock
+from app.core.database import write_transaction
+from app.core.errors import NotFound
+from app.core.extensions import db
+from app.mail import delivery, outbox
 from app.models import AuditEntry, OutboxMessage, OutboxStatus, Role, User
 from tests import factories as f
 from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
@@ -171,7 +173,7 @@ def test_retry_puts_a_failed_message_back_with_the_same_message_id(app, smtp_sin
     assert received["Message-ID"] == row.message_id
     delivery.retry(message_id, None)  # not failed: left alone
     assert db.session.get(OutboxMessage, message_id, populate_existing=True).status == "sent"
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         delivery.retry(999999, None)
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import clock
-from app.extensions import db
+from app.core import clock
+from app.core.extensions import db
 from app.models import EventKind, EventStatus, OutboxMessage, Registration
 from tests import factories as f
 
@@ -136,7 +136,7 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_written(
 
 
 def test_a_deactivated_organisation_is_refused_next_to_its_field(client, org):
-    from app.database import write_transaction
+    from app.core.database import write_transaction
     from app.models import Organisation
 
     gone = f.organisation("Nedlagd kommun")
@@ -282,7 +282,7 @@ def test_wtforms_own_messages_follow_the_users_language(app):
     from flask_babel import refresh
     from wtforms import IntegerField
 
-    from app.forms import KvarnForm
+    from app.core.form_base import KvarnForm
 
     class NumberForm(KvarnForm):
         number = IntegerField()

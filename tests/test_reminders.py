@@ -8,10 +8,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import clock, delivery, reminders, seats
-from app.database import write_transaction
-from app.extensions import db
+from app.core import clock
+from app.core.database import write_transaction
+from app.core.errors import NotFound
+from app.core.extensions import db
+from app.mail import delivery
 from app.models import AuditEntry, OutboxMessage, Registration, Role, User
+from app.registrations import reminders, seats
 from tests import factories as f
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
@@ -85,7 +88,7 @@ def test_a_new_label_is_a_new_round(app):
 
 
 def test_unknown_event_is_refused(app):
-    with pytest.raises(seats.NotFound):
+    with pytest.raises(NotFound):
         reminders.queue_reminders(12345, None)
 
 
@@ -170,7 +173,7 @@ def test_preview_queues_nothing(app):
     subject, text, html = reminders.preview(empty.id)
     assert "Anna Andersson" in text and "Inneskor" in text and "Inneskor" in html
     assert reminded() == []
-    with pytest.raises(seats.NotFound):
+    with pytest.raises(NotFound):
         reminders.preview(98765)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app import seats
-from app.extensions import db
+from app.core.errors import NotFound, Refused
+from app.core.extensions import db
 from app.models import EventStatus, OutboxMessage, Registration, RegistrationStatus
+from app.registrations import reads, seats
 from tests import factories as f
 
 S = RegistrationStatus
@@ -30,7 +31,7 @@ def test_first_come_gets_seats_then_waitlist_in_order(db_app):
     waiting = db.session.scalars(
         sa.select(Registration).where(Registration.status == S.WAITLISTED).order_by(Registration.id)
     ).all()
-    assert [seats.waitlist_position(r) for r in waiting] == [1, 2]
+    assert [reads.waitlist_position(r) for r in waiting] == [1, 2]
 
 
 def test_cancel_confirmed_promotes_head_of_waitlist(db_app):
@@ -74,7 +75,7 @@ def test_capacity_below_seated_is_refused(db_app):
     ev = f.event(capacity=3)
     for n in range(3):
         f.sign_up(ev.id, org.id, n)
-    with pytest.raises(seats.SeatsError) as refused:
+    with pytest.raises(Refused) as refused:
         seats.set_capacity(ev.id, 2, user_id=None)
     assert "3 personer har redan en plats" in str(refused.value.message)
     assert db.session.get(type(ev), ev.id).capacity == 3
@@ -105,16 +106,20 @@ def test_full_without_waitlist_is_refused(db_app):
     org = f.organisation()
     ev = f.event(capacity=1, waitlist_enabled=False)
     f.sign_up(ev.id, org.id, 1)
-    with pytest.raises(seats.SeatsError) as refused:
+    with pytest.raises(Refused) as refused:
         f.sign_up(ev.id, org.id, 2)
     assert refused.value.code == "full"
 
 
-@pytest.mark.parametrize("status", [EventStatus.CANCELLED, EventStatus.CLOSED, EventStatus.DRAFT])
-def test_events_not_open_refuse(app, status):
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [(EventStatus.CANCELLED, Refused), (EventStatus.CLOSED, Refused), (EventStatus.DRAFT, NotFound)],
+)
+def test_events_not_open_refuse(app, status, answer):
+    """Cancelled and closed events refuse; a draft does not exist for the public."""
     org = f.organisation()
     ev = f.event(status=status)
-    with pytest.raises(seats.SeatsError):
+    with pytest.raises(answer):
         f.sign_up(ev.id, org.id, 1)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
 

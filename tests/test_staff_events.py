@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import clock, events, seats
-from app.extensions import db
+from app.core import clock
+from app.core.errors import Refused
+from app.core.extensions import db
+from app.events import editing, publishing, schedule
 from app.models import (
     AuditEntry,
     Event,
@@ -23,6 +25,7 @@ from app.models import (
     RegistrationStatus,
     Role,
 )
+from app.registrations import seats
 from tests import factories as f
 from tests.staff_helpers import audit_actions, form_inputs, login_as, make_user, outbox
 
@@ -215,7 +218,7 @@ def test_close_and_reopen_registration(app, client):
     ev = make_event(capacity=5)
     assert client.post(f"/staff/events/{ev.id}/close").status_code == 303
     assert fresh(ev.id).status == EventStatus.CLOSED
-    with pytest.raises(seats.SeatsError):
+    with pytest.raises(Refused):
         f.sign_up(ev.id, org.id, 1)
     assert client.post(f"/staff/events/{ev.id}/reopen").status_code == 303
     assert fresh(ev.id).status == EventStatus.OPEN
@@ -485,20 +488,96 @@ def test_update_event_service_refuses_to_mail_without_confirmation(app):
     org = f.organisation()
     ev = make_event()
     f.sign_up(ev.id, org.id, 0)
-    data = events.EventData(
+    data = editing.EventData(
         kind=EventKind.COURSE,
         title=ev.title,
         capacity=ev.capacity,
         contact_email=ev.contact_email,
-        sessions=(events.SessionData(ev.sessions[0].starts_at, ev.sessions[0].ends_at, None),),
+        sessions=(schedule.SessionData(ev.sessions[0].starts_at, ev.sessions[0].ends_at, None),),
     )
-    with pytest.raises(events.NeedsConfirmation) as needed:
-        events.update_event(ev.id, data, user.id)
+    with pytest.raises(editing.NeedsConfirmation) as needed:
+        editing.update_event(ev.id, data, user.id)
     assert [r.email for r in needed.value.plan.people] == ["person0@example.org"]
     assert fresh(ev.id).sessions[0].venue == "Sal 1"
-    result = events.update_event(ev.id, data, user.id, notify_confirmed=True)
+    result = editing.update_event(ev.id, data, user.id, notify_confirmed=True)
     assert result.notified == 1
     assert fresh(ev.id).sessions[0].venue is None
+
+
+def test_an_edit_refused_after_the_capacity_step_leaves_capacity_and_waitlist_as_they_were(db_app):
+    """One transaction per edit: capacity is raised (and someone promoted) before the venue
+    change asks for confirmation; the refusal rolls all of it back."""
+    user = make_user()
+    org = f.organisation()
+    ev = make_event(capacity=1)
+    for n in range(2):
+        f.sign_up(ev.id, org.id, n)
+    data = editing.EventData(
+        kind=EventKind.COURSE,
+        title=ev.title,
+        capacity=2,
+        contact_email=ev.contact_email,
+        sessions=(schedule.SessionData(ev.sessions[0].starts_at, ev.sessions[0].ends_at, "Sal B"),),
+    )
+    with pytest.raises(editing.NeedsConfirmation):
+        editing.update_event(ev.id, data, user.id)
+    event = fresh(ev.id)
+    assert (event.capacity, event.sessions[0].venue, event.ics_sequence) == (1, "Sal 1", 0)
+    statuses = db.session.scalars(
+        sa.select(Registration.status).where(Registration.event_id == ev.id).order_by(Registration.id)
+    ).all()
+    assert statuses == [RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED]
+    assert outbox("promoted") == [] and audit_actions(user.id) == []
+    result = editing.update_event(ev.id, data, user.id, notify_confirmed=True)
+    assert [r.email for r in result.promoted] == ["person1@example.org"]
+    assert audit_actions(user.id) == ["event.capacity", "event.update"]
+
+
+def test_a_failure_while_telling_people_undoes_the_capacity_change_too(db_app, monkeypatch):
+    """Fault injection after the capacity step (the notices of a venue change): nothing of
+    the edit stays, neither the new capacity nor the promotion it made."""
+    from app.core.errors import Refused
+    from app.registrations import notices
+
+    user = make_user()
+    org = f.organisation()
+    ev = make_event(capacity=1)
+    for n in range(2):
+        f.sign_up(ev.id, org.id, n)
+
+    def refuse(*_args, **_kwargs):
+        raise Refused("the mail could not be queued")
+
+    monkeypatch.setattr(notices, "event_changed", refuse)
+    data = editing.EventData(
+        kind=EventKind.COURSE,
+        title=ev.title,
+        capacity=2,
+        contact_email=ev.contact_email,
+        sessions=(schedule.SessionData(ev.sessions[0].starts_at, ev.sessions[0].ends_at, "Sal B"),),
+    )
+    with pytest.raises(Refused):
+        editing.update_event(ev.id, data, user.id, notify_confirmed=True)
+    event = fresh(ev.id)
+    assert (event.capacity, event.sessions[0].venue) == (1, "Sal 1")
+    waiting = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Registration.event_id == ev.id, Registration.status == RegistrationStatus.WAITLISTED
+        )
+    )
+    assert waiting == 1 and outbox("promoted") == [] and audit_actions(user.id) == []
+
+
+def test_the_event_lock_refuses_to_run_outside_a_write_transaction(app):
+    from app.core.database import NotInWriteTransaction, write_transaction
+    from app.registrations.locking import lock_event
+
+    ev = make_event()
+    with pytest.raises(NotInWriteTransaction):
+        lock_event(ev.id)
+    assert write_transaction(lambda: lock_event(ev.id)).id == ev.id
+    with pytest.raises(NotInWriteTransaction):  # one action, one transaction: no nesting
+        write_transaction(lambda: write_transaction(lambda: None))
 
 
 # --- pages and access --------------------------------------------------------------
@@ -610,29 +689,29 @@ def test_event_service_on_every_database(db_app):
     user = make_user()
     org = f.organisation()
     start = day(12, 9)
-    data = events.EventData(
+    data = editing.EventData(
         kind=EventKind.COURSE,
         title="Kurs",
         capacity=1,
-        sessions=(events.SessionData(start, start + timedelta(hours=3), "Sal A"),),
+        sessions=(schedule.SessionData(start, start + timedelta(hours=3), "Sal A"),),
     )
-    ev = events.create_event(data, user.id)
-    events.publish(ev.id, user.id)
+    ev = editing.create_event(data, user.id)
+    publishing.publish(ev.id, user.id)
     for n in range(3):
         f.sign_up(ev.id, org.id, n)
-    changed = events.EventData(
+    changed = editing.EventData(
         kind=EventKind.COURSE,
         title="Kurs",
         capacity=2,
-        sessions=(events.SessionData(start, start + timedelta(hours=4), "Sal B"),),
+        sessions=(schedule.SessionData(start, start + timedelta(hours=4), "Sal B"),),
     )
-    result = events.update_event(ev.id, changed, user.id, notify_confirmed=True)
+    result = editing.update_event(ev.id, changed, user.id, notify_confirmed=True)
     assert [r.email for r in result.promoted] == ["person1@example.org"]
     assert result.notified == 3
     event = fresh(ev.id)
     assert (event.capacity, event.ics_sequence, event.sessions[0].venue) == (2, 1, "Sal B")
     assert event.sessions[0].ends_at == start + timedelta(hours=4)
-    events.close(ev.id, user.id)
+    publishing.close(ev.id, user.id)
     assert fresh(ev.id).status == EventStatus.CLOSED
     assert outbox("event_changed") == [("event_changed", f"person{n}@example.org") for n in range(3)]
     assert audit_actions(user.id) == [

@@ -9,8 +9,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app import delivery
-from app.extensions import db
+from app.core.extensions import db
+from app.mail import delivery
 from app.models import (
     AuditEntry,
     Event,

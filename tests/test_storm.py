@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app import seats
-from app.extensions import db
+from app.core.extensions import db
 from app.models import OutboxMessage, Registration, RegistrationStatus
+from app.registrations import reads, seats
 from tests import factories as f
 from tests.rules import assert_rules
 
@@ -209,7 +209,7 @@ def test_storm_of_processes_keeps_first_come_first_served(db_app, storm):
                 assert rank[a["id"]] < rank[b["id"]], "a later call got ahead of an earlier one"
 
     waiting = rows[CAPACITY:]
-    positions = [seats.waitlist_position(r) for r in waiting]
+    positions = [reads.waitlist_position(r) for r in waiting]
     assert positions == list(range(1, SIGNUPS - CAPACITY + 1))
     first_return = min(c["returned"] for c in calls)
     in_flight = sum(c["started"] < first_return for c in calls)
@@ -231,7 +231,7 @@ def test_storm_of_processes_keeps_first_come_first_served(db_app, storm):
     assert [after[i] for i in still_waiting] == [S.WAITLISTED] * len(still_waiting)
     assert {after[r.id] for r in seated} == {S.CANCELLED}
     refreshed = _rows(event.id)
-    positions = [seats.waitlist_position(r) for r in refreshed if r.status == S.WAITLISTED]
+    positions = [reads.waitlist_position(r) for r in refreshed if r.status == S.WAITLISTED]
     assert positions == list(range(1, len(still_waiting) + 1))
 
     # Every promotion queued exactly one mail, in the transaction that promoted.
@@ -254,7 +254,7 @@ def test_confirm_racing_with_interest_loses_nobody(db_app, storm):
     """An organiser confirms a gauged lecture while 40 people register interest at once."""
     from datetime import timedelta
 
-    from app import clock
+    from app.core import clock
     from app.models import EventStatus
 
     org = f.organisation()
@@ -277,7 +277,7 @@ def test_confirm_racing_with_interest_loses_nobody(db_app, storm):
     assert S.INTERESTED not in {r.status for r in rows}
     # First come, first served across the confirm: seats in arrival order, then the queue.
     assert [r.status for r in rows] == [S.CONFIRMED] * CAPACITY + [S.WAITLISTED] * 30
-    positions = [seats.waitlist_position(r) for r in rows[CAPACITY:]]
+    positions = [reads.waitlist_position(r) for r in rows[CAPACITY:]]
     assert positions == list(range(1, 31))
     # Each person heard exactly once about the outcome (seat or waiting list).
     outcome_mail = db.session.execute(

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import KvarnForm, strip
+from ..core.form_base import KvarnForm, strip
 
 
 class LoginForm(KvarnForm):

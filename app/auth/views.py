@@ -1,18 +1,22 @@
+"""The log-in and log-out pages."""
+
 from __future__ import annotations
 
 from functools import cache
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db, limiter
-from ..models import Role, User
-from ..urls import safe_next
-from . import bp
+from ..accounts.roles import landing_endpoint
+from ..core.extensions import db, limiter
+from ..core.urls import safe_next
+from ..models import User
 from .forms import LoginForm
+
+bp = Blueprint("auth", __name__)
 
 
 @cache
@@ -22,9 +26,7 @@ def _dummy_hash() -> str:
 
 
 def home_for(user: User) -> str:
-    if user.role == Role.COORDINATOR:
-        return url_for("staff.dashboard")
-    return url_for("staff.events")
+    return url_for(landing_endpoint(user.role))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Public pages: the event list, an event with its sign-up form, the personal link."""
 
-bp = Blueprint("public", __name__)
+from .views import bp
 
-from . import views  # noqa: E402,F401
+__all__ = ["bp"]

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Optional, ValidationError
 
-from ..forms import KvarnForm, at_most, strip, to_int_or_none
+from ..core.form_base import KvarnForm, at_most, strip, to_int_or_none
 
 NAME_MAX = 120
 EMAIL_MAX = 254

@@ -4,41 +4,37 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
-from .. import clock, seats
-from ..extensions import db, limiter
-from ..i18n import current_language
-from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
-from ..urls import safe_next
-from . import bp
+from ..accounts.organisations import active_organisations
+from ..core import clock
+from ..core.errors import NotFound, Refused, on_refusal_return_to
+from ..core.extensions import limiter
+from ..core.form_base import refuse_onto
+from ..core.i18n import current_language
+from ..core.urls import safe_next
+from ..events import listing
+from ..models import Event, EventKind, Registration
+from ..registrations import reads, seats
 from .forms import SignupForm
 
-LISTED = (EventStatus.OPEN, EventStatus.GAUGING, EventStatus.CLOSED)
-
-
-def organisation_choices() -> list[tuple[int, str]]:
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.name)
-        .where(Organisation.active.is_(True))
-        .order_by(Organisation.sort_order, Organisation.name)
-    )
-    return [(row.id, row.name) for row in rows]
+bp = Blueprint("public", __name__)
 
 
 def signup_choices() -> list[tuple[int | str, str]]:
     """Organisations for the sign-up form, after an empty first choice: nobody is
     registered for the first municipality in the list just by not choosing."""
-    return [("", _("Choose your organisation…")), *organisation_choices()]
-
-
-def public_event_or_404(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None or not event.is_public:
-        abort(404)
-    return event
+    return [("", _("Choose your organisation…")), *active_organisations()]
 
 
 @bp.get("/")
@@ -49,23 +45,10 @@ def index():
 @bp.get("/events")
 def events():
     kind = request.args.get("kind", "")
-    now = clock.now()
-    upcoming = (
-        sa.select(EventSession.event_id)
-        .group_by(EventSession.event_id)
-        .having(sa.func.max(EventSession.ends_at) > now)
-    )
-    query = (
-        sa.select(Event)
-        .where(Event.status.in_(LISTED), Event.id.in_(upcoming))
-        .options(sa.orm.selectinload(Event.sessions))
-    )
-    if kind in {k.value for k in EventKind}:
-        query = query.where(Event.kind == kind)
-    else:
+    if kind not in {k.value for k in EventKind}:
         kind = ""
-    found = sorted(db.session.scalars(query), key=lambda e: e.starts_at)
-    counts = seats.counts_for(e.id for e in found)
+    found = listing.upcoming_public(EventKind(kind) if kind else None)
+    counts = reads.counts_for(e.id for e in found)
     return render_template(
         "public/events.html", events=found, counts=counts, kind=kind, kinds=list(EventKind)
     )
@@ -73,7 +56,7 @@ def events():
 
 def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str | None = None):
     form.organisation.choices = signup_choices()
-    counts = seats.counts_for([event.id])[event.id]
+    counts = reads.counts_of(event.id)
     return (
         render_template(
             "public/event.html", event=event, form=form, counts=counts, notice=notice
@@ -84,7 +67,7 @@ def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str
 
 @bp.get("/events/<int:event_id>")
 def event(event_id: int):
-    event = public_event_or_404(event_id)
+    event = listing.public_event(event_id)
     return _render_event(event, SignupForm())
 
 
@@ -95,7 +78,7 @@ def register(event_id: int):
     # read here again only to show the form with its messages.
     form = SignupForm()
     if not form.validate():
-        return _render_event(public_event_or_404(event_id), form, 400)
+        return _render_event(listing.public_event(event_id), form, 400)
     data = seats.SignUp(
         name=form.name.data,
         email=form.email.data,
@@ -107,18 +90,13 @@ def register(event_id: int):
     )
     try:
         result = seats.sign_up(event_id, data)
-    except seats.NotFound:
-        abort(404)
-    except seats.SeatsError as error:
-        if error.field and error.field in form:
-            form[error.field].errors = [*form[error.field].errors, error.message]
-        else:
-            form.form_errors.append(error.message)
-        return _render_event(public_event_or_404(event_id), form, 400)
+    except Refused as refusal:
+        refuse_onto(form, refusal)
+        return _render_event(listing.public_event(event_id), form, 400)
 
     if result.outcome == seats.Outcome.ALREADY_REGISTERED:
         return _render_event(
-            public_event_or_404(event_id),
+            listing.public_event(event_id),
             SignupForm(formdata=None),
             200,
             notice=_(
@@ -137,17 +115,14 @@ def register(event_id: int):
 
 
 def registration_or_404(token: str) -> Registration:
-    if not token or len(token) > 64:
-        abort(404)
-    registration = db.session.scalar(
-        sa.select(Registration).where(Registration.manage_token == token)
-    )
+    """The registration of a personal link that still works (it expires with the event)."""
+    registration = reads.by_manage_token(token)
     if registration is None:
-        abort(404)
+        raise NotFound()
     ends = registration.event.ends_at
     keep = timedelta(days=current_app.config["MANAGE_LINK_DAYS_AFTER_EVENT"])
     if ends is not None and ends + keep < clock.now():
-        abort(404)  # the link has expired with the event
+        raise NotFound()
     return registration
 
 
@@ -158,20 +133,15 @@ def manage(token: str):
         "public/manage.html",
         registration=registration,
         event=registration.event,
-        position=seats.waitlist_position(registration),
+        position=reads.waitlist_position(registration),
     )
 
 
 @bp.post("/r/<token>/cancel")
 def cancel(token: str):
     registration = registration_or_404(token)
-    try:
-        seats.cancel(registration.manage_token)
-    except seats.NotFound:
-        abort(404)
-    except seats.SeatsError as error:
-        flash(str(error.message), "error")
-        return redirect(url_for("public.manage", token=token), 303)
+    on_refusal_return_to(url_for("public.manage", token=token))
+    seats.cancel(registration.manage_token)
     flash(_("Your registration is cancelled. A receipt is on its way by email."), "success")
     return redirect(url_for("public.manage", token=token), 303)
 

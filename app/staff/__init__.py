@@ -1,23 +1,23 @@
 """Staff pages under /staff/: organisers, coordinators and admins.
 
-Every view is wrapped in ``roles_required`` (app.auth); the access-control
-matrix test walks app.url_map to make sure none escapes.
+Every view is wrapped in ``accounts.access.roles_required``; the access-control
+matrix test walks app.url_map to make sure none escapes. Each page module registers
+its views on the blueprint when imported.
 """
 
-from flask import Blueprint
-
-bp = Blueprint("staff", __name__)
-
-# Each area registers its views on ``bp`` when imported.
-from . import (  # noqa: E402,F401
-    admin,
+from . import (  # noqa: F401
+    admin_pages,
     attendance,
     audit_log,
     checkin,
     dashboard,
-    events,
-    exports,
+    downloads,
+    event_pages,
+    failed_mail,
     home,
-    outbox_views,
-    registrations,
+    registration_pages,
+    reminder_pages,
 )
+from .blueprint import bp
+
+__all__ = ["bp"]

@@ -21,16 +21,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..admin import ORGANISATION_NAME_MAX
-from ..forms import KvarnForm, at_most, strip, to_int_or_none
+from ..accounts import roles
+from ..accounts.organisations import ORGANISATION_NAME_MAX
+from ..accounts.users import PASSWORD_MAX, PASSWORD_MIN
+from ..core.form_base import KvarnForm, at_most, strip, to_int_or_none
 from ..models import Role
-from ..users import PASSWORD_MAX, PASSWORD_MIN
-
-ROLE_LABELS = {
-    Role.ADMIN: _l("Administrator"),
-    Role.ORGANISER: _l("Organiser"),
-    Role.COORDINATOR: _l("Coordinator"),
-}
 
 
 class WholeNumberField(IntegerField):
@@ -125,7 +120,7 @@ class UserForm(KvarnForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.role.choices = [(role.value, label) for role, label in ROLE_LABELS.items()]
+        self.role.choices = [(role.value, label) for role, label in roles.LABELS.items()]
 
     def validate_role(self, field) -> None:
         if field.data not in {r.value for r in Role}:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import render_template
 from flask_login import current_user
 
-from ..auth import roles_required
-from ..exports import Viewer, people
-from ..extensions import db
-from ..models import SEATED, Event, Role
-from . import bp
+from ..accounts.access import roles_required
+from ..accounts.roles import ORGANISERS
+from ..events import listing
+from ..registrations.statuses import SEATED
+from ..reporting.exports import Viewer, people
+from .blueprint import bp
 
 
 @bp.get("/events/<int:event_id>/attendance")
-@roles_required(Role.ADMIN, Role.ORGANISER)
+@roles_required(*ORGANISERS)
 def attendance(event_id: int):
-    event = db.session.get(Event, event_id)
-    if event is None:
-        abort(404)
+    event = listing.any_event(event_id)
     seated = sorted(
         people(event_id, Viewer.of(current_user), statuses=SEATED),
         key=lambda p: (p.organisation.casefold(), p.name.casefold()),

@@ -8,12 +8,13 @@ import sqlalchemy as sa
 from flask import render_template, request
 from flask_babel import gettext as _
 
-from .. import clock
-from ..auth import roles_required
-from ..extensions import db
-from ..models import AuditEntry, Role, User
-from . import bp
+from ..accounts.access import roles_required
+from ..accounts.roles import ORGANISERS
+from ..core import clock
+from ..core.extensions import db
+from ..models import AuditEntry, User
 from .admin_forms import AuditFilterForm
+from .blueprint import bp
 
 PER_PAGE = 50
 #: The "user" filter value for entries made by the system (no user: cron, public actions).
@@ -57,7 +58,7 @@ def filtered(form: AuditFilterForm) -> sa.Select:
 
 
 @bp.get("/audit")
-@roles_required(Role.ADMIN, Role.ORGANISER)
+@roles_required(*ORGANISERS)
 def audit():
     form = AuditFilterForm(formdata=request.args)
     _choices(form)

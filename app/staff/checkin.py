@@ -7,17 +7,20 @@ sends the same form with fetch and updates the row from the JSON answer.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import seats
-from ..auth import roles_required
-from ..extensions import db
-from ..models import SEATED, Organisation, Registration, RegistrationStatus
-from . import bp
-from .events import ORGANISERS, event_or_404
-from .registrations import SEARCH_MAX, matches
+from ..accounts.access import roles_required
+from ..accounts.roles import ORGANISERS
+from ..core.errors import NotFound, on_refusal_return_to
+from ..core.extensions import db
+from ..events import listing
+from ..models import Organisation, Registration, RegistrationStatus
+from ..registrations import reads, seats
+from ..registrations.statuses import SEATED
+from .blueprint import bp
+from .registration_pages import SEARCH_MAX, matches
 
 # Swedish alphabetical order: ... x y z å ä ö (plain code points put ä before å);
 # { | } sort right after z.
@@ -43,14 +46,14 @@ def _checked_in(event_id: int) -> int:
 
 
 def count_text(event_id: int) -> str:
-    seated = seats.counts_for([event_id])[event_id].confirmed
+    seated = reads.counts_of(event_id).confirmed
     return _("%(done)d of %(seated)d checked in", done=_checked_in(event_id), seated=seated)
 
 
 @bp.get("/events/<int:event_id>/checkin")
 @roles_required(*ORGANISERS)
 def checkin(event_id: int):
-    event = event_or_404(event_id)
+    event = listing.any_event(event_id)
     q = request.args.get("q", "").strip()[:SEARCH_MAX]
     query = (
         sa.select(Registration, Organisation.name)
@@ -70,31 +73,24 @@ def checkin(event_id: int):
 def checkin_mark(event_id: int, registration_id: int):
     registration = db.session.get(Registration, registration_id)
     if registration is None or registration.event_id != event_id:
-        abort(404)
+        raise NotFound()
     attended = request.form.get("attended") == "1"
     name = registration.name
-    try:
-        registration = seats.set_attendance(registration.id, attended, current_user.id)
-    except seats.NotFound:
-        abort(404)
-    except seats.SeatsError as error:
-        if _wants_json():
-            return jsonify(ok=False, message=str(error.message)), 409
-        flash(str(error.message), "error")
-    else:
-        message = (
-            _("%(name)s is checked in.", name=name)
-            if attended
-            else _("Check-in undone for %(name)s.", name=name)
-        )
-        if _wants_json():
-            return jsonify(
-                ok=True,
-                attended=registration.status == RegistrationStatus.ATTENDED,
-                message=message,
-                count_text=count_text(event_id),
-            )
-        flash(message, "success")
     q = request.form.get("q", "")[:SEARCH_MAX]
-    target = url_for("staff.checkin", event_id=event_id, q=q or None)
-    return redirect(f"{target}#r{registration_id}", 303)
+    back = url_for("staff.checkin", event_id=event_id, q=q or None) + f"#r{registration_id}"
+    on_refusal_return_to(back)  # a script asking for JSON gets the refusal as JSON
+    registration = seats.set_attendance(registration.id, attended, current_user.id)
+    message = (
+        _("%(name)s is checked in.", name=name)
+        if attended
+        else _("Check-in undone for %(name)s.", name=name)
+    )
+    if _wants_json():
+        return jsonify(
+            ok=True,
+            attended=registration.status == RegistrationStatus.ATTENDED,
+            message=message,
+            count_text=count_text(event_id),
+        )
+    flash(message, "success")
+    return redirect(back, 303)

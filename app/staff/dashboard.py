@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from flask import abort, render_template
+from flask import render_template
 from flask_login import current_user
 
-from .. import clock, reports
-from ..auth import roles_required
-from ..exports import Viewer, people, visible_to
-from ..extensions import db
-from ..i18n import format_day
-from ..models import Event, Organisation, Role
-from . import bp
-
-ALL_STAFF = (Role.ADMIN, Role.ORGANISER, Role.COORDINATOR)
+from ..accounts.access import roles_required
+from ..accounts.roles import ALL_STAFF
+from ..core import clock
+from ..core.errors import NotFound
+from ..core.extensions import db
+from ..core.i18n import format_day
+from ..models import Event, Organisation
+from ..reporting import figures as reports
+from ..reporting.exports import Viewer, people, visible_to
+from .blueprint import bp
 
 
 def day_labels(shown: list[reports.EventReport]) -> dict[date, str]:
@@ -51,7 +52,7 @@ def dashboard_event(event_id: int):
     viewer = Viewer.of(current_user)
     event = db.session.get(Event, event_id)
     if event is None or not visible_to(viewer, event):
-        abort(404)
+        raise NotFound()
     own = None if viewer.sees_everyone else viewer.organisation_id
     report = reports.event_report(event_id, always_show_org=own)
     return render_template(

@@ -25,9 +25,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..clock import STOCKHOLM
-from ..events import EventData, SessionData
-from ..forms import KvarnForm, at_most, strip
+from ..core.clock import STOCKHOLM
+from ..core.form_base import KvarnForm, at_most, strip
+from ..events.editing import EventData
+from ..events.schedule import SessionData
 from ..models import Event, EventKind
 
 # The browser's datetime-local value first: that is what the field renders.

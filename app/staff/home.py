@@ -1,17 +1,16 @@
+"""/staff/: each role's starting page."""
+
 from __future__ import annotations
 
-from flask import redirect
+from flask import redirect, url_for
 from flask_login import current_user
 
-from ..auth import roles_required
-from ..auth.views import home_for
-from ..models import Role
-from . import bp
-
-ALL_STAFF = (Role.ADMIN, Role.ORGANISER, Role.COORDINATOR)
+from ..accounts.access import roles_required
+from ..accounts.roles import ALL_STAFF, landing_endpoint
+from .blueprint import bp
 
 
 @bp.get("/")
 @roles_required(*ALL_STAFF)
 def home():
-    return redirect(home_for(current_user))
+    return redirect(url_for(landing_endpoint(current_user.role)))

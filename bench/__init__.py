@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (run as scripts; the tests never import them)."""
