@@ -96,7 +96,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from tests import browser
-    from tests.smtp_sink import SmtpSink
+    from tests.plugins.mail_sink import SmtpSink
     from tests.staff_helpers import live_server
 
     _path, problem = browser.missing_browser()

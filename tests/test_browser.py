@@ -37,7 +37,6 @@ from app.models import (
 )
 from tests import factories as f
 from tests.browser import browser_page
-from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 from tests.staff_helpers import PASSWORD, live_server, make_user
 
 pytestmark = pytest.mark.browser
@@ -46,7 +45,7 @@ SWEDISH = "sv-SE"
 
 
 @pytest.fixture
-def app_config(smtp_sink):  # noqa: F811
+def app_config(smtp_sink):
     return {"WTF_CSRF_ENABLED": True, **smtp_sink.config()}
 
 
@@ -153,7 +152,7 @@ def test_a_professional_signs_up_and_cancels_and_the_next_in_line_gets_the_seat(
     assert mail_kinds("bertil.lund@lerum.example") == ["waitlisted", "promoted"]
 
 
-def test_an_organiser_creates_publishes_raises_capacity_and_reminds(app, smtp_sink):  # noqa: F811
+def test_an_organiser_creates_publishes_raises_capacity_and_reminds(app, smtp_sink):
     from playwright.sync_api import expect
 
     organiser = make_user(Role.ORGANISER)

@@ -24,14 +24,13 @@ from app.models import Event, OutboxMessage, Registration
 from app.registrations import notices, reminders, seats
 from app.registrations.locking import lock_event
 from tests import factories as f
-from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 TITLE = "Föräldraskap & <lek>"
 VENUE = "Stadshuset, sal Åsen"
 
 
 @pytest.fixture
-def app_config(smtp_sink):  # noqa: F811
+def app_config(smtp_sink):
     return {**smtp_sink.config(), "DEV_MAILBOX": True}
 
 
@@ -54,7 +53,7 @@ def course(app):
     return ev, org
 
 
-def received(smtp_sink, kind: str, recipient: str):  # noqa: F811
+def received(smtp_sink, kind: str, recipient: str):
     """Deliver what is due and return (outbox row, the message as received)."""
     delivery.send_due()
     db.session.rollback()
@@ -130,7 +129,7 @@ def check_calendar(message, registration: Registration, method: str, sequence: i
     return cal
 
 
-def test_confirmation_in_swedish_with_calendar(app, course, smtp_sink):  # noqa: F811
+def test_confirmation_in_swedish_with_calendar(app, course, smtp_sink):
     ev, org = course
     reg = f.sign_up(ev.id, org.id, 1, locale="sv").registration
     row, message = received(smtp_sink, "confirmation", reg.email)
@@ -142,7 +141,7 @@ def test_confirmation_in_swedish_with_calendar(app, course, smtp_sink):  # noqa:
     check_calendar(message, reg, "REQUEST", 0)
 
 
-def test_waitlisted_in_english_with_position_and_no_calendar(app, course, smtp_sink):  # noqa: F811
+def test_waitlisted_in_english_with_position_and_no_calendar(app, course, smtp_sink):
     ev, org = course
     f.sign_up(ev.id, org.id, 1)
     f.sign_up(ev.id, org.id, 2)
@@ -155,7 +154,7 @@ def test_waitlisted_in_english_with_position_and_no_calendar(app, course, smtp_s
     assert reg.manage_token in text
 
 
-def test_promotion_and_cancellation_replace_the_same_calendar_entries(app, course, smtp_sink):  # noqa: F811
+def test_promotion_and_cancellation_replace_the_same_calendar_entries(app, course, smtp_sink):
     ev, org = course
     first = f.sign_up(ev.id, org.id, 1, locale="sv").registration
     second = f.sign_up(ev.id, org.id, 2, locale="en").registration
@@ -174,7 +173,7 @@ def test_promotion_and_cancellation_replace_the_same_calendar_entries(app, cours
     check_calendar(message, second, "REQUEST", 0)
 
 
-def test_cancelling_from_the_waiting_list_sends_no_calendar(app, course, smtp_sink):  # noqa: F811
+def test_cancelling_from_the_waiting_list_sends_no_calendar(app, course, smtp_sink):
     ev, org = course
     f.sign_up(ev.id, org.id, 1)
     waiting = f.sign_up(ev.id, org.id, 2).registration
@@ -183,7 +182,7 @@ def test_cancelling_from_the_waiting_list_sends_no_calendar(app, course, smtp_si
     assert calendars(message) == []  # there was never an entry to remove
 
 
-def test_already_registered_carries_the_manage_link(app, course, smtp_sink):  # noqa: F811
+def test_already_registered_carries_the_manage_link(app, course, smtp_sink):
     ev, org = course
     reg = f.sign_up(ev.id, org.id, 1, locale="en").registration
     assert f.sign_up(ev.id, org.id, 1).outcome == "already_registered"
@@ -194,7 +193,7 @@ def test_already_registered_carries_the_manage_link(app, course, smtp_sink):  # 
     assert calendars(message) == []
 
 
-def test_reminder_has_date_time_venue_what_to_bring_and_manage_link(app, course, smtp_sink):  # noqa: F811
+def test_reminder_has_date_time_venue_what_to_bring_and_manage_link(app, course, smtp_sink):
     ev, org = course
     reg = f.sign_up(ev.id, org.id, 1, locale="sv").registration
     assert reminders.queue_reminders(ev.id, None) == 1
@@ -206,7 +205,7 @@ def test_reminder_has_date_time_venue_what_to_bring_and_manage_link(app, course,
     assert calendars(message) == []
 
 
-def test_event_changed_sends_an_update_with_a_higher_sequence(app, course, smtp_sink):  # noqa: F811
+def test_event_changed_sends_an_update_with_a_higher_sequence(app, course, smtp_sink):
     ev, org = course
     seated = f.sign_up(ev.id, org.id, 1, locale="sv").registration
     waiting = f.sign_up(ev.id, org.id, 2, locale="en").registration
@@ -237,7 +236,7 @@ def test_event_changed_sends_an_update_with_a_higher_sequence(app, course, smtp_
     assert calendars(message) == []  # no seat, nothing for the calendar
 
 
-def test_event_cancelled_tells_everyone_and_removes_calendar_entries(app, course, smtp_sink):  # noqa: F811
+def test_event_cancelled_tells_everyone_and_removes_calendar_entries(app, course, smtp_sink):
     ev, org = course
     seated = f.sign_up(ev.id, org.id, 1, locale="en").registration
     waiting = f.sign_up(ev.id, org.id, 2, locale="sv").registration
@@ -251,7 +250,7 @@ def test_event_cancelled_tells_everyone_and_removes_calendar_entries(app, course
     assert calendars(message) == []
 
 
-def test_gauged_lecture_confirmation_goes_by_mail(app, smtp_sink):  # noqa: F811
+def test_gauged_lecture_confirmation_goes_by_mail(app, smtp_sink):
     from app.models import EventStatus
 
     org = f.organisation()
@@ -262,7 +261,7 @@ def test_gauged_lecture_confirmation_goes_by_mail(app, smtp_sink):  # noqa: F811
     assert message.get_body(("html",)) is not None
 
 
-def test_dates_are_stockholm_time(app, course, smtp_sink):  # noqa: F811
+def test_dates_are_stockholm_time(app, course, smtp_sink):
     ev, org = course
     reg = f.sign_up(ev.id, org.id, 1, locale="sv").registration
     _row, message = received(smtp_sink, "confirmation", reg.email)
@@ -306,7 +305,7 @@ def test_a_newcomer_reads_the_confirmation_in_the_dev_mailbox(app, course):
 
 def test_the_dev_mailbox_is_off_unless_configured(app):
     from app import create_app
-    from tests.conftest import base_config
+    from tests.plugins.databases import base_config
 
     production_like = create_app(base_config(app.config["SQLALCHEMY_DATABASE_URI"]))
     assert not production_like.config["DEV_MAILBOX"]

@@ -15,13 +15,13 @@ from app.core.extensions import db
 from app.mail import delivery, outbox
 from app.models import AuditEntry, OutboxMessage, OutboxStatus, Role, User
 from tests import factories as f
-from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
+from tests.plugins.mail_sink import SmtpSink
 
 BASE = 60  # MAIL_RETRY_BASE_SECONDS in these tests
 
 
 @pytest.fixture
-def app_config(smtp_sink):  # noqa: F811
+def app_config(smtp_sink):
     return {**smtp_sink.config(), "MAIL_RETRY_BASE_SECONDS": BASE, "MAIL_MAX_ATTEMPTS": 3}
 
 
@@ -60,7 +60,7 @@ def by_status() -> dict[str, int]:
     return delivery.status_counts()
 
 
-def test_sign_ups_are_delivered_once_each(app, smtp_sink):  # noqa: F811
+def test_sign_ups_are_delivered_once_each(app, smtp_sink):
     org = f.organisation()
     ev = f.event(capacity=1)
     f.sign_up(ev.id, org.id, 1)
@@ -77,7 +77,7 @@ def test_sign_ups_are_delivered_once_each(app, smtp_sink):  # noqa: F811
     assert [m["To"] for m in smtp_sink.to("person1@example.org")] == ["person1@example.org"]
 
 
-def test_smtp_down_sign_ups_succeed_and_mail_waits_then_goes_once(db_app, smtp_sink):  # noqa: F811
+def test_smtp_down_sign_ups_succeed_and_mail_waits_then_goes_once(db_app, smtp_sink):
     smtp_sink.stop()
     org = f.organisation()
     ev = f.event(capacity=2)
@@ -109,7 +109,7 @@ def test_smtp_down_sign_ups_succeed_and_mail_waits_then_goes_once(db_app, smtp_s
     assert by_status() == {"pending": 0, "sending": 0, "sent": 3, "failed": 0}
 
 
-def test_refused_recipient_fails_only_that_message(app, smtp_sink):  # noqa: F811
+def test_refused_recipient_fails_only_that_message(app, smtp_sink):
     queue_plain(3)
     smtp_sink.reject.add("m1@example.org")
     report = delivery.send_due()
@@ -126,7 +126,7 @@ def test_refused_recipient_fails_only_that_message(app, smtp_sink):  # noqa: F81
     assert [m.id for m in delivery.failed_messages()] == [failed.id]
 
 
-def test_temporary_refusal_backs_off_exponentially_then_fails(app, smtp_sink):  # noqa: F811
+def test_temporary_refusal_backs_off_exponentially_then_fails(app, smtp_sink):
     [message_id] = queue_plain(1)
     smtp_sink.tempfail.add("m0@example.org")
     waits = []
@@ -148,7 +148,7 @@ def test_temporary_refusal_backs_off_exponentially_then_fails(app, smtp_sink):  
     assert smtp_sink.messages() == []
 
 
-def test_retry_puts_a_failed_message_back_with_the_same_message_id(app, smtp_sink):  # noqa: F811
+def test_retry_puts_a_failed_message_back_with_the_same_message_id(app, smtp_sink):
     [message_id] = queue_plain(1)
     smtp_sink.reject.add("m0@example.org")
     assert delivery.send_due().failed == 1
@@ -177,7 +177,7 @@ def test_retry_puts_a_failed_message_back_with_the_same_message_id(app, smtp_sin
         delivery.retry(999999, None)
 
 
-def test_dropped_connection_retries_that_message_and_sends_the_rest(app, smtp_sink):  # noqa: F811
+def test_dropped_connection_retries_that_message_and_sends_the_rest(app, smtp_sink):
     queue_plain(5)
     smtp_sink.hang_up.add("m2@example.org")
     report = delivery.send_due()
@@ -193,7 +193,7 @@ def test_dropped_connection_retries_that_message_and_sends_the_rest(app, smtp_si
     assert sorted(m["To"] for m in smtp_sink.messages()) == [f"m{i}@example.org" for i in range(5)]
 
 
-def test_a_dead_workers_lease_expires_and_its_messages_are_sent_once(app, smtp_sink):  # noqa: F811
+def test_a_dead_workers_lease_expires_and_its_messages_are_sent_once(app, smtp_sink):
     queue_plain(4)
     claimed, leased_until = delivery.claim(10)  # a worker claims, then dies before sending
     assert len(claimed) == 4
@@ -239,7 +239,7 @@ def test_skip_locked_claims_pass_over_rows_another_worker_holds(db_app):
     assert not set(result["claimed"]) & set(held)
 
 
-def test_two_workers_deliver_every_message_exactly_once(db_app, smtp_sink):  # noqa: F811
+def test_two_workers_deliver_every_message_exactly_once(db_app, smtp_sink):
     n = 200
     db_app.config["MAIL_BATCH_SIZE"] = 10
     ids = queue_plain(n)
@@ -272,7 +272,7 @@ def test_two_workers_deliver_every_message_exactly_once(db_app, smtp_sink):  # n
     assert {(r.status, r.attempts) for r in rows} == {(OutboxStatus.SENT, 1)}
 
 
-def test_outbox_send_command_reports_counts(app, smtp_sink):  # noqa: F811
+def test_outbox_send_command_reports_counts(app, smtp_sink):
     queue_plain(3)
     smtp_sink.reject.add("m0@example.org")
     result = app.test_cli_runner().invoke(args=["outbox", "send"])
@@ -300,7 +300,7 @@ def test_unreachable_server_does_not_hang_the_worker(app):
     assert all("timed out" in r.last_error.lower() for r in outbox_rows())
 
 
-def test_a_message_whose_worker_died_on_the_last_attempt_fails(app, smtp_sink):  # noqa: F811
+def test_a_message_whose_worker_died_on_the_last_attempt_fails(app, smtp_sink):
     [message_id] = queue_plain(1)
 
     def exhausted():
@@ -315,7 +315,7 @@ def test_a_message_whose_worker_died_on_the_last_attempt_fails(app, smtp_sink): 
     assert smtp_sink.messages() == []
 
 
-def test_headers_survive_the_wire_exactly(app, smtp_sink):  # noqa: F811
+def test_headers_survive_the_wire_exactly(app, smtp_sink):
     """Long non-ASCII subjects and names are encoded, folded, CRLF-only, and read back equal."""
     subject = "Bekräftad: Föräldraskapsstöd i praktiken – utbildning för gruppledare i Alingsås"
 
@@ -353,7 +353,7 @@ def test_headers_survive_the_wire_exactly(app, smtp_sink):  # noqa: F811
     assert "LOCATION:Sal Åsen" in ics.get_content()
 
 
-def test_the_work_command_delivers_as_mail_arrives_and_stops_on_sigterm(app, smtp_sink):  # noqa: F811
+def test_the_work_command_delivers_as_mail_arrives_and_stops_on_sigterm(app, smtp_sink):
     """`flask outbox work` as a service runs it, configured through KVARN_MAIL_* variables."""
     import os
     import signal
@@ -392,7 +392,7 @@ def test_the_work_command_delivers_as_mail_arrives_and_stops_on_sigterm(app, smt
     assert by_status()["sent"] == 3
 
 
-def test_a_long_paragraph_is_sent_within_smtp_line_limits(app, smtp_sink):  # noqa: F811
+def test_a_long_paragraph_is_sent_within_smtp_line_limits(app, smtp_sink):
     paragraph = "Föreläsaren är tyvärr sjuk och vi måste ställa in. " * 60  # one 3,000-byte line
 
     def work():
@@ -414,7 +414,7 @@ def test_a_long_paragraph_is_sent_within_smtp_line_limits(app, smtp_sink):  # no
     assert f"<p>{paragraph}</p>" in message.get_body(("html",)).get_content()
 
 
-def test_a_message_is_finished_when_queued_and_every_attempt_sends_those_bytes(app, smtp_sink):  # noqa: F811
+def test_a_message_is_finished_when_queued_and_every_attempt_sends_those_bytes(app, smtp_sink):
     """The outbox keeps the finished message: a retry sends the same Message-ID, Date and
     MIME boundaries, byte for byte, and the stored bytes go once the message is sent."""
     from email import message_from_bytes, policy

@@ -16,11 +16,10 @@ from app.mail import delivery
 from app.models import AuditEntry, OutboxMessage, Registration, Role, User
 from app.registrations import reminders, seats
 from tests import factories as f
-from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def app_config(smtp_sink):  # noqa: F811
+def app_config(smtp_sink):
     return smtp_sink.config()
 
 
@@ -53,7 +52,7 @@ def staff_user() -> int:
     return write_transaction(work)
 
 
-def test_triggered_twice_reminds_each_confirmed_person_once(db_app, smtp_sink):  # noqa: F811
+def test_triggered_twice_reminds_each_confirmed_person_once(db_app, smtp_sink):
     ev, _org, confirmed = full_event()
     user_id = staff_user()
     assert reminders.queue_reminders(ev.id, user_id) == 3
@@ -118,7 +117,7 @@ def test_two_triggers_at_once_queue_one_reminder_each(db_app):
     assert reminded() == sorted(confirmed)
 
 
-def test_send_due_run_every_minute_across_the_threshold_reminds_once(db_app, smtp_sink):  # noqa: F811
+def test_send_due_run_every_minute_across_the_threshold_reminds_once(db_app, smtp_sink):
     ev, org, confirmed = full_event(days_ahead=5)
     lead = timedelta(hours=db_app.config["REMINDER_LEAD_HOURS"])
     start = ev.sessions[0].starts_at
@@ -177,7 +176,7 @@ def test_preview_queues_nothing(app):
         reminders.preview(98765)
 
 
-def test_reminders_send_command_queues_and_delivers_with_progress(app, smtp_sink):  # noqa: F811
+def test_reminders_send_command_queues_and_delivers_with_progress(app, smtp_sink):
     ev, _org, confirmed = full_event()
     delivery.send_due()  # the sign-up mail first
     smtp_sink.received.clear()

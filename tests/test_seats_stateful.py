@@ -46,7 +46,7 @@ from app.models import (
 )
 from app.registrations import reads, seats
 from tests import factories as f
-from tests.conftest import empty_tables
+from tests.plugins.databases import empty_tables
 from tests.rules import assert_rules
 
 S = RegistrationStatus

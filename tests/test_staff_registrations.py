@@ -20,7 +20,6 @@ from app.models import (
     RegistrationStatus,
 )
 from tests import factories as f
-from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 from tests.staff_helpers import (
     PASSWORD,
     audit_actions,
@@ -36,7 +35,7 @@ S = RegistrationStatus
 
 
 @pytest.fixture
-def app_config(request, smtp_sink):  # noqa: F811
+def app_config(request, smtp_sink):
     config = {**smtp_sink.config(), "MAIL_MAX_ATTEMPTS": 1}
     if request.node.get_closest_marker("browser"):
         config["WTF_CSRF_ENABLED"] = True  # the browser sends the real tokens
@@ -145,7 +144,7 @@ def test_promoting_someone_with_a_seat_is_refused_politely(client, full_event):
 # --- reminders -----------------------------------------------------------------
 
 
-def test_reminder_preview_then_send_with_progress(client, full_event, smtp_sink):  # noqa: F811
+def test_reminder_preview_then_send_with_progress(client, full_event, smtp_sink):
     ev, regs = full_event
     user = login_as(client)
     page = client.get(f"/staff/events/{ev.id}/reminder").get_data(as_text=True)
@@ -202,7 +201,7 @@ def test_reminder_form_without_its_key_is_a_bad_request(client, full_event):
 # --- failed mail -----------------------------------------------------------------
 
 
-def test_outbox_page_shows_failed_mail_and_retry_queues_it_again(client, full_event, smtp_sink):  # noqa: F811
+def test_outbox_page_shows_failed_mail_and_retry_queues_it_again(client, full_event, smtp_sink):
     ev, regs = full_event
     user = login_as(client)
     smtp_sink.reject.add("person3@example.org")
@@ -232,7 +231,7 @@ def test_outbox_page_shows_failed_mail_and_retry_queues_it_again(client, full_ev
 
 
 @pytest.mark.browser
-def test_in_a_real_browser_confirm_dialogs_and_reminder_progress(app, full_event, smtp_sink):  # noqa: F811
+def test_in_a_real_browser_confirm_dialogs_and_reminder_progress(app, full_event, smtp_sink):
     from playwright.sync_api import expect
 
     ev, regs = full_event

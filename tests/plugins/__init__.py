@@ -1,0 +1,1 @@
+"""Shared fixtures, loaded as pytest plugins by tests/conftest.py."""
