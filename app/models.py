@@ -230,10 +230,6 @@ class Registration(db.Model):
     event: Mapped[Event] = relationship()
     organisation: Mapped[Organisation] = relationship()
 
-    @property
-    def is_active(self) -> bool:
-        return self.status != RegistrationStatus.CANCELLED
-
 
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
@@ -287,6 +283,3 @@ class AuditEntry(db.Model):
 
     user: Mapped[User | None] = relationship()
 
-
-def utcnow() -> datetime:
-    return clock.now()

@@ -99,10 +99,6 @@ def init_database(app: Flask) -> None:
             install_sqlite_listeners(engine, app.config["SQLITE_BUSY_TIMEOUT"])
 
 
-def is_sqlite() -> bool:
-    return db.engine.dialect.name == "sqlite"
-
-
 _RETRYABLE_PG = {"40001", "40P01", "55P03"}
 _RETRYABLE_MYSQL = {1205, 1213}
 

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..audit import entries as audit
 from ..core.database import write_transaction
-from ..core.errors import NotFound, Refused
+from ..core.errors import Refused
 from ..core.extensions import db
 from ..models import Event, EventKind, EventSession, EventStatus, Registration, RegistrationStatus
 from ..registrations import notices, seats
@@ -207,14 +207,6 @@ def _plan(event: Event, data: EventData) -> ChangePlan:
     if not changes or event.status == EventStatus.DRAFT:
         return ChangePlan(changes)
     return ChangePlan(changes, affected_registrations(event.id))
-
-
-def plan_update(event_id: int, data: EventData) -> ChangePlan:
-    """Read-only: the time/venue changes an edit would announce and who would be told."""
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_l("There is no such event."))
-    return _plan(event, data)
 
 
 def update_event(
