@@ -113,11 +113,47 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import cli
 
     cli.init_app(app)
+    _warn_if_limits_are_per_process(app)
     return app
+
+
+def _gunicorn_workers() -> int:
+    """How many gunicorn workers this process is one of (1 when not under gunicorn)."""
+    import shlex
+    import sys
+
+    if "gunicorn" not in os.path.basename(sys.argv[0]) and "gunicorn" not in sys.argv[:3]:
+        return 1
+    args = sys.argv[1:] + shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
+    workers = os.environ.get("WEB_CONCURRENCY", "1")
+    for index, arg in enumerate(args):
+        if arg in ("-w", "--workers") and index + 1 < len(args):
+            workers = args[index + 1]
+        elif arg.startswith("--workers="):
+            workers = arg.split("=", 1)[1]
+        elif arg.startswith("-w") and arg[2:].isdigit():
+            workers = arg[2:]
+    return int(workers) if str(workers).isdigit() else 1
+
+
+def _warn_if_limits_are_per_process(app: Flask) -> None:
+    """Each worker counts alone with in-memory storage: 4 workers allow 4 x the limit."""
+    import logging
+
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    workers = _gunicorn_workers()
+    if storage.startswith("memory") and workers > 1 and app.config.get("RATELIMIT_ENABLED", True):
+        logging.getLogger("kvarn").warning(
+            "\n%s\nRATE LIMITS ARE PER PROCESS: %d gunicorn workers share no counts with "
+            "RATELIMIT_STORAGE_URI=%s, so every limit is %d times too generous.\n"
+            "Set KVARN_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (see README, Production).\n%s",
+            "!" * 78, workers, storage, workers, "!" * 78,
+        )
 
 
 def _template_rules(app: Flask) -> None:
     """The rules and labels templates read, from their one source in the services."""
+    from .accounts import roles
     from .events import statuses as event_statuses
     from .registrations import statuses as registration_statuses
 
@@ -129,4 +165,6 @@ def _template_rules(app: Flask) -> None:
         event_kind_label=event_statuses.kind_label,
         event_phase_label=event_statuses.phase_label,
         event_phase_name=event_statuses.phase_name,
+        role_label=roles.label,
+        organiser_roles=[r.value for r in roles.ORGANISERS],
     )

@@ -22,7 +22,7 @@ from .core import clock
 from .core.database import BusyError
 from .core.errors import NotFound, Refused
 from .core.extensions import db
-from .devtools.demo import load_demo
+from .devtools.demo import NotEmpty, ServerDatabase, load_demo
 from .events.gauging import notify_passed_deadlines
 from .mail import delivery
 from .models import Event, OutboxMessage, OutboxStatus, Role
@@ -236,9 +236,24 @@ def create_user_command(
 
 
 @click.command("demo")
-def demo_command() -> None:
-    """Load the demo data once (does nothing if it is already there)."""
-    if load_demo():
+@click.option(
+    "--allow-server-database", is_flag=True,
+    help="Load the demo into a PostgreSQL or MariaDB database too (never in production).",
+)
+def demo_command(allow_server_database: bool) -> None:
+    """Load the demo data once into an empty database (does nothing if it is already there)."""
+    try:
+        loaded = load_demo(allow_server_database=allow_server_database)
+    except ServerDatabase as error:
+        raise click.ClickException(
+            f"{error} is a server database; the demo goes there only with --allow-server-database."
+        ) from None
+    except NotEmpty as error:
+        raise click.ClickException(
+            f"The database already holds data ({error} is not empty); the demo only goes into "
+            "an empty database."
+        ) from None
+    if loaded:
         click.echo("Demo data loaded.")
     else:
         click.echo("Demo data already present; nothing changed.")

@@ -89,6 +89,18 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+#: The password hash of an invited user who has not chosen a password: matches nothing.
+NO_PASSWORD = "!"
+
+
+def exact_string(length: int) -> sa.types.TypeEngine:
+    """A string compared exactly on every database: MariaDB's default collation ignores
+    case and accents, so tokens and email addresses use its binary collation there."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
 class Organisation(db.Model):
     __tablename__ = "organisation"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,13 +115,21 @@ class Organisation(db.Model):
 class User(UserMixin, db.Model):
     __tablename__ = "user"
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    email: Mapped[str] = mapped_column(exact_string(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
+    # An invited user has no usable password until they follow the invitation link.
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[Role] = mapped_column(_enum(Role))
     organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Part of every session's identity (get_id): a new value ends every session at once.
+    session_secret: Mapped[str] = mapped_column(sa.String(64), default=new_token)
+    # Two-step log-in (TOTP): the shared secret once confirmed, the last time step used
+    # (a code works once), and the hashes of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    recovery_code_hashes: Mapped[list | None] = mapped_column(sa.JSON, default=list)
 
     organisation: Mapped[Organisation | None] = relationship()
 
@@ -117,7 +137,25 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
+        if self.password_hash == NO_PASSWORD:
+            return False
         return check_password_hash(self.password_hash, password)
+
+    def end_sessions(self) -> None:
+        """Every session and remember-me cookie of this user stops working."""
+        self.session_secret = new_token()
+
+    def get_id(self) -> str:  # Flask-Login: the session names the user and its secret
+        return f"{self.id}:{self.session_secret}"
+
+    @property
+    def invited(self) -> bool:
+        """Created by an admin; has not chosen a password yet."""
+        return self.password_hash == NO_PASSWORD
+
+    @property
+    def two_step_enabled(self) -> bool:
+        return bool(self.totp_secret)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -212,8 +250,8 @@ class Registration(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(120))
-    email: Mapped[str] = mapped_column(sa.String(254))
-    active_email: Mapped[str | None] = mapped_column(sa.String(254))
+    email: Mapped[str] = mapped_column(exact_string(254))
+    active_email: Mapped[str | None] = mapped_column(exact_string(254))
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     work_team: Mapped[str] = mapped_column(sa.String(120), default="")
     needs: Mapped[str] = mapped_column(sa.String(1000), default="")
@@ -221,9 +259,9 @@ class Registration(db.Model):
     status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    manage_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_token)
+    manage_token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
     # The sign-up form's one-time key: a resubmitted (double-clicked) form finds its row.
-    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    submission_key: Mapped[str | None] = mapped_column(exact_string(64), unique=True)
     team_id: Mapped[int | None] = mapped_column()
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -243,7 +281,7 @@ class OutboxMessage(db.Model):
     __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    dedupe_key: Mapped[str] = mapped_column(exact_string(200), unique=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
     recipient: Mapped[str] = mapped_column(sa.String(254))
     sender: Mapped[str] = mapped_column(sa.String(300))

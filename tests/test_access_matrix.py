@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import openpyxl
 import pytest
 
+from app.accounts import passwords
 from app.core.database import write_transaction
 from app.core.extensions import db
 from app.models import EventKind, EventStatus, OutboxMessage, OutboxStatus, Role
@@ -50,12 +51,19 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.set_language": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
+    "auth.login_code": dict.fromkeys(ROLES, LOGIN),  # without a password step first
+    "auth.forgot": PUBLIC,
+    "auth.choose_password": PUBLIC,  # the link is the key
     # Every staff role: figures for all, names only for one's own organisation.
     "staff.home": ALL_STAFF,
     "staff.dashboard": ALL_STAFF,
     "staff.dashboard_event": ALL_STAFF,
     "staff.export_csv": ALL_STAFF,
     "staff.export_xlsx": ALL_STAFF,
+    "staff.account": ALL_STAFF,
+    "staff.account_password": ALL_STAFF,
+    "staff.two_step_setup": ALL_STAFF,
+    "staff.two_step_off": ALL_STAFF,
     # Organisers (and admins) run the events.
     "staff.events": ORGANISERS,
     "staff.event_new": ORGANISERS,
@@ -88,7 +96,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "staff.admin_organisation_activate": ADMINS,
     "staff.admin_users": ADMINS,
     "staff.admin_user_new": ADMINS,
-    "staff.admin_user_password": ADMINS,
+    "staff.admin_user_reset_link": ADMINS,
+    "staff.admin_user_role": ADMINS,
     "staff.admin_user_deactivate": ADMINS,
     "staff.admin_user_activate": ADMINS,
 }
@@ -161,6 +170,8 @@ def build_world() -> World:
         "token": spare.registration.manage_token,
         "code": "en",
         "filename": "kvarn.css",
+        "purpose": passwords.RESET,
+        "link": passwords.make_token(spare_user, passwords.RESET),
     }
     return World(params, users)
 

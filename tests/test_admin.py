@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.core.extensions import db
-from app.models import AuditEntry, Organisation, Role, User
+from app.models import AuditEntry, Organisation, OutboxMessage, Role, User
 from tests import factories as f
 from tests.staff_clients import client_for, logged_in
 from tests.staff_helpers import PASSWORD, form_inputs, login, make_user
@@ -102,20 +102,23 @@ def test_rename_to_an_existing_name_is_refused(admin):
 
 
 def test_create_coordinator_and_organiser(admin, admin_user):
+    """An admin invites; the new account has no password until its owner chooses one."""
     org = f.organisation("Lerums kommun")
     data = {
         "name": "Sara Samordnare",
         "email": "Sara@Lerum.example",
         "role": "coordinator",
         "organisation": str(org.id),
-        "password": "ett-långt-lösenord",
-        "confirm": "ett-långt-lösenord",
     }
     response = admin.post("/staff/admin/users/new", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)
     user = user_by_email("sara@lerum.example")
     assert (user.role, user.organisation_id, user.name) == (Role.COORDINATOR, org.id, "Sara Samordnare")
-    assert user.check_password("ett-långt-lösenord")
+    assert user.invited and not user.check_password("")
+    [invitation] = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.kind == "staff_invitation")
+    )
+    assert invitation.recipient == "sara@lerum.example" and "/password/invite/" in invitation.body_text
     response = admin.post(
         "/staff/admin/users/new",
         data={**data, "email": "olle@org.example", "role": "organiser", "organisation": ""},
@@ -137,8 +140,6 @@ def test_create_coordinator_and_organiser(admin, admin_user):
         ({"organisation": "99999"}, "Choose an organisation from the list."),
         ({"email": "inte-en-adress"}, "Enter a valid email address."),
         ({"email": "taken@org.example"}, "There is already a user with that email address."),
-        ({"password": "kort", "confirm": "kort"}, "The password must be"),
-        ({"confirm": "något annat"}, "The two passwords are not the same."),
     ],
 )
 def test_bad_user_input_is_refused_politely(admin, change, message):
@@ -150,8 +151,6 @@ def test_bad_user_input_is_refused_politely(admin, change, message):
         "email": "ny@org.example",
         "role": "coordinator",
         "organisation": str(org.id),
-        "password": "ett-långt-lösenord",
-        "confirm": "ett-långt-lösenord",
         **change,
     }
     response = admin.post("/staff/admin/users/new", data=data)
@@ -182,24 +181,36 @@ def test_admin_cannot_deactivate_themselves(admin, admin_user):
     assert actions() == []
 
 
-def test_reset_password(app, admin, admin_user):
+def test_admins_send_a_reset_link_instead_of_choosing_a_password(app, admin, admin_user):
     victim = make_user(Role.COORDINATOR, organisation="Lerums kommun")
-    page = admin.get(f"/staff/admin/users/{victim.id}/password")
-    assert page.status_code == 200
-    response = admin.post(
-        f"/staff/admin/users/{victim.id}/password",
-        data={"password": "ett-nytt-lösenord", "confirm": "ett-nytt-lösenord"},
-    )
+    assert admin.get(f"/staff/admin/users/{victim.id}/password").status_code == 404  # gone
+    response = admin.post(f"/staff/admin/users/{victim.id}/reset-link")
     assert response.status_code == 303
-    assert login(client_for(app), victim.email, PASSWORD).status_code == 401
-    assert login(client_for(app), victim.email, "ett-nytt-lösenord").status_code == 302
-    [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.password_reset"))
+    [mail] = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "password_reset"))
+    assert mail.recipient == victim.email and "/password/reset/" in mail.body_text
+    assert login(client_for(app), victim.email, PASSWORD).status_code == 302  # unchanged until used
+    [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.reset_link"))
     assert entry.user_id == admin_user.id and entry.object_id == victim.id
-    assert "lösenord" not in str(entry.details)
+    assert admin.post("/staff/admin/users/99999/reset-link").status_code == 404
 
-    short = admin.post(f"/staff/admin/users/{victim.id}/password", data={"password": "kort", "confirm": "kort"})
-    assert short.status_code == 400
-    assert admin.get("/staff/admin/users/99999/password").status_code == 404
+
+def test_changing_a_role_ends_the_sessions_of_that_user(app, admin, admin_user):
+    org = f.organisation("Lerums kommun")
+    victim = make_user(Role.ORGANISER)
+    their_session = logged_in(app, victim)
+    assert their_session.get("/staff/events").status_code == 200
+    response = admin.post(
+        f"/staff/admin/users/{victim.id}/role", data={"role": "coordinator", "organisation": str(org.id)}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    changed = user_by_email(victim.email)
+    assert (changed.role, changed.organisation_id) == (Role.COORDINATOR, org.id)
+    assert their_session.get("/staff/dashboard").status_code == 302  # logged out
+    assert login(client_for(app), victim.email).status_code == 302
+    [entry] = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.role"))
+    assert (entry.details["from"], entry.details["to"]) == ("organiser", "coordinator")
+    refused = admin.post(f"/staff/admin/users/{admin_user.id}/role", data={"role": "organiser"})
+    assert refused.status_code == 400 and "You cannot change your own role." in refused.get_data(as_text=True)
 
 
 def test_lists_show_organisations_and_users(admin):
@@ -236,8 +247,9 @@ def test_every_admin_form_needs_the_csrf_token(app, app_config):
         (f"/staff/admin/organisations/{org.id}", {"name": "Falsk", "sort_order": "0"}),
         (f"/staff/admin/organisations/{org.id}/deactivate", {}),
         (f"/staff/admin/users/{victim.id}/deactivate", {}),
-        (f"/staff/admin/users/{victim.id}/password", {"password": "x" * 20, "confirm": "x" * 20}),
-        ("/staff/admin/users/new", {"name": "F", "email": "f@f.example", "role": "admin", "password": "x" * 20, "confirm": "x" * 20}),
+        (f"/staff/admin/users/{victim.id}/reset-link", {}),
+        (f"/staff/admin/users/{victim.id}/role", {"role": "admin"}),
+        ("/staff/admin/users/new", {"name": "F", "email": "f@f.example", "role": "admin"}),
     ]
     for url, data in forged:
         assert client.post(url, data=data).status_code == 400, url

@@ -1,9 +1,11 @@
-"""Staff accounts: creating admins, organisers and coordinators, activating and
-deactivating them, and their passwords. Each call is one audited transaction.
+"""Staff accounts: creating admins, organisers and coordinators (by invitation from the
+admin pages, with a password from ``flask create-user``), roles, activation, and ending a
+user's sessions. Each call is one audited transaction.
 
-Passwords are hashed with Werkzeug's default (``User.set_password``). A coordinator
-belongs to exactly one organisation; the other roles belong to none. ``flask
-create-user`` and the admin pages share these rules.
+Passwords are hashed with Werkzeug's default (``User.set_password``); their rules and
+links are ``passwords``. A coordinator belongs to exactly one organisation; the other
+roles belong to none. Whatever changes who a person is to Kvarn (password, role,
+deactivation, log-out) ends every session they have (``User.end_sessions``).
 """
 
 from __future__ import annotations
@@ -17,25 +19,13 @@ from ..audit import entries as audit
 from ..core.database import write_transaction
 from ..core.errors import NotFound, Refused
 from ..core.extensions import db
-from ..models import Organisation, Role, User
+from ..models import NO_PASSWORD, Organisation, Role, User
+from . import passwords
+from .passwords import PASSWORD_MAX, PASSWORD_MIN, check_password_length
 
-PASSWORD_MIN = 10
-PASSWORD_MAX = 200
-
+__all__ = ["PASSWORD_MAX", "PASSWORD_MIN"]
 
 _EMAIL_TAKEN = _l("There is already a user with that email address.")
-
-
-def check_password_length(password: str) -> None:
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise Refused(
-            _l(
-                "The password must be %(min)d to %(max)d characters long.",
-                min=PASSWORD_MIN,
-                max=PASSWORD_MAX,
-            ),
-            field="password",
-        )
 
 
 def normalise_email(email: str) -> str:
@@ -48,30 +38,22 @@ def normalise_email(email: str) -> str:
 def add_user(
     email: str,
     role: Role | str,
-    password: str,
+    password: str | None,
     *,
     name: str = "",
     organisation_name: str | None = None,
     created_by: int | None = None,
 ) -> User:
-    """Add a user inside the caller's write transaction (checks everything first)."""
+    """Add a user inside the caller's write transaction (checks everything first).
+
+    ``password`` None makes an invited account that cannot log in until its owner
+    chooses a password through the invitation link.
+    """
     email = normalise_email(email)
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise Refused(_l("Unknown role."), field="role") from exc
-    check_password_length(password)
-    organisation = None
-    if role == Role.COORDINATOR:
-        if not organisation_name:
-            raise Refused(_l("A coordinator belongs to an organisation: name it."), field="organisation")
-        organisation = db.session.scalar(
-            sa.select(Organisation).where(Organisation.name == organisation_name.strip())
-        )
-        if organisation is None:
-            raise Refused(_l("There is no organisation with that name."), field="organisation")
-    elif organisation_name:
-        raise Refused(_l("Only coordinators belong to an organisation."), field="organisation")
+    role = _role(role)
+    if password is not None:
+        check_password_length(password)
+    organisation = _organisation_for(role, organisation_name)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Refused(_EMAIL_TAKEN, field="email")
 
@@ -82,7 +64,10 @@ def add_user(
         organisation_id=organisation.id if organisation else None,
         active=True,
     )
-    user.set_password(password)
+    if password is None:
+        user.password_hash = NO_PASSWORD
+    else:
+        user.set_password(password)
     db.session.add(user)
     db.session.flush()
     audit.record(
@@ -92,6 +77,28 @@ def add_user(
         {"email": email, "role": role.value, "organisation": organisation.name if organisation else None},
     )
     return user
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise Refused(_l("Unknown role."), field="role") from exc
+
+
+def _organisation_for(role: Role, organisation_name: str | None) -> Organisation | None:
+    if role == Role.COORDINATOR:
+        if not organisation_name:
+            raise Refused(_l("A coordinator belongs to an organisation: name it."), field="organisation")
+        organisation = db.session.scalar(
+            sa.select(Organisation).where(Organisation.name == organisation_name.strip())
+        )
+        if organisation is None:
+            raise Refused(_l("There is no organisation with that name."), field="organisation")
+        return organisation
+    if organisation_name:
+        raise Refused(_l("Only coordinators belong to an organisation."), field="organisation")
+    return None
 
 
 def create_user(
@@ -123,26 +130,28 @@ def create_user(
 # --- changes by an admin -----------------------------------------------------------
 
 
-def create_user_by_admin(
+def invite_user(
     email: str,
     name: str,
     role: Role | str,
-    password: str,
     organisation_id: int | None,
     by: int,
 ) -> User:
-    """Create a staff account from the admin pages (audited as "user.create")."""
+    """Create a staff account from the admin pages and mail its owner an invitation link
+    to choose a password, in one transaction (audited as "user.create")."""
 
     def work() -> User:
         organisation_name = None
-        if organisation_id is not None and Role(role) == Role.COORDINATOR:
+        if organisation_id is not None and _role(role) == Role.COORDINATOR:
             organisation = db.session.get(Organisation, organisation_id)
             if organisation is None or not organisation.active:
                 raise Refused(_l("Choose an organisation from the list."), field="organisation")
             organisation_name = organisation.name
-        return add_user(
-            email, role, password, name=name, organisation_name=organisation_name, created_by=by
+        user = add_user(
+            email, role, None, name=name, organisation_name=organisation_name, created_by=by
         )
+        passwords.queue_link(user, passwords.INVITE)
+        return user
 
     try:
         return write_transaction(work)
@@ -150,33 +159,81 @@ def create_user_by_admin(
         raise Refused(_EMAIL_TAKEN, field="email") from exc
 
 
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFound()
+    return user
+
+
 def set_user_active(user_id: int, active: bool, by: int) -> User:
-    """Deactivate (the person can no longer log in, and is logged out) or reactivate."""
+    """Deactivate (the person can no longer log in, and every session ends) or reactivate."""
 
     def work() -> User:
-        user = db.session.get(User, user_id)
-        if user is None:
-            raise NotFound()
+        user = _user(user_id)
         if not active and user.id == by:
             raise Refused(_l("You cannot deactivate your own account."))
         if user.active != active:
             user.active = active
+            user.end_sessions()
             audit.record(by, "user.activate" if active else "user.deactivate", user, {"email": user.email})
         return user
 
     return write_transaction(work)
 
 
-def reset_password(user_id: int, password: str, by: int) -> User:
-    """Set a new password chosen by the admin (it is never written to the audit log)."""
-    check_password_length(password)
+def change_role(user_id: int, role: Role | str, organisation_id: int | None, by: int) -> User:
+    """Give a user another role (and organisation, for a coordinator); their sessions end,
+    so the new rights apply from their next log-in."""
 
     def work() -> User:
-        user = db.session.get(User, user_id)
-        if user is None:
-            raise NotFound()
-        user.set_password(password)
-        audit.record(by, "user.password_reset", user, {"email": user.email})
+        user = _user(user_id)
+        new_role = _role(role)
+        if user.id == by and new_role != user.role:
+            raise Refused(_l("You cannot change your own role."), field="role")
+        organisation = None
+        if new_role == Role.COORDINATOR:
+            organisation = db.session.get(Organisation, organisation_id) if organisation_id else None
+            if organisation is None or not organisation.active:
+                raise Refused(_l("A coordinator belongs to an organisation: choose it."), field="organisation")
+        new_org = organisation.id if organisation else None
+        if (user.role, user.organisation_id) != (new_role, new_org):
+            details = {
+                "email": user.email,
+                "from": user.role.value,
+                "to": new_role.value,
+                "organisation": organisation.name if organisation else None,
+            }
+            user.role, user.organisation_id = new_role, new_org
+            user.end_sessions()
+            audit.record(by, "user.role", user, details)
         return user
 
     return write_transaction(work)
+
+
+def change_own_password(user_id: int, current: str, new: str) -> User:
+    """A logged-in user changes their password; every session (this one too) ends."""
+    check_password_length(new)
+
+    def work() -> User:
+        user = _user(user_id)
+        if not user.check_password(current):
+            raise Refused(_l("That is not your current password."), field="current_password")
+        user.set_password(new)
+        user.end_sessions()
+        audit.record(user.id, "user.password_change", user, {"email": user.email})
+        return user
+
+    return write_transaction(work)
+
+
+def end_sessions(user_id: int) -> None:
+    """Log-out: this user's sessions end everywhere (a copied cookie stops working)."""
+
+    def work() -> None:
+        user = db.session.get(User, user_id)
+        if user is not None:
+            user.end_sessions()
+
+    write_transaction(work)

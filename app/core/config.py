@@ -57,7 +57,20 @@ class DefaultConfig:
     # A manage link stops working this many days after the event has ended.
     MANAGE_LINK_DAYS_AFTER_EVENT = 30
 
+    # Rate limits. With several worker processes (gunicorn --workers N) the counts must be
+    # shared: set RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0" (a loud warning at
+    # start-up says so when memory storage meets several workers).
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Log-in attempts per client address (failures only) and failed attempts per account.
     LOGIN_RATE_LIMIT = "10 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "20 per hour"
     SIGNUP_RATE_LIMIT = "600 per minute"
+    # Reverse proxies in front of Kvarn whose X-Forwarded-For/-Proto/-Host are trusted
+    # (Werkzeug's ProxyFix); 0 when clients connect directly. Behind nginx: 1.
+    PROXY_FIX_X_FOR = 0
+
+    # Invitation and password reset links stop working after this many hours (and once used).
+    PASSWORD_LINK_HOURS = 24
+    # When true, administrators must set up two-step log-in (TOTP) before using staff pages.
+    REQUIRE_TWO_STEP_FOR_ADMINS = False

@@ -18,14 +18,21 @@ answer with a styled page too.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, flash, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .database import BusyError
+from .database import BusyError, is_retryable
+from .extensions import db, login_manager
 from .urls import same_site_path
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -50,7 +57,32 @@ class NotFound(Exception):
 
 
 def _page(status: int, title: str, message: str, back: str | None = None):
-    return render_template("error.html", title=title, message=message, back=back), status
+    try:
+        return render_template("error.html", title=title, message=message, back=back), status
+    except Exception:  # the page itself failed (a lost database): still no bare error
+        log.exception("the error page could not be rendered")
+        return _bare_page(status, title, message)
+
+
+def _bare_page(status: int, title: str, message: str):
+    """The error page without the layout (which may need the database), styled still."""
+    html = (
+        '<!doctype html><html lang="sv"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/kvarn.css"></head>'
+        f'<body><main id="main"><h1>{escape(title)}</h1><p>{escape(message)}</p></main></body></html>'
+    )
+    return html, status, {"Content-Type": "text/html; charset=utf-8", "Retry-After": "30"}
+
+
+def _without_database() -> None:
+    """Render what follows as an anonymous visitor, with a fresh session: the page must
+    not reach for the database that just failed."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; nothing left to undo
+        pass
+    g._login_user = login_manager.anonymous_user()
 
 
 def on_refusal_return_to(url: str) -> None:
@@ -91,6 +123,17 @@ def init_app(app: Flask) -> None:
             _("For your security the form could not be accepted. Reload the page and send it again."),
         )
 
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError):
+        if not is_retryable(error):
+            log.error("database unavailable: %s", error.orig)
+        _without_database()
+        return _page(
+            503,
+            _("Kvarn is not available right now"),
+            _("We cannot reach our database at the moment. Please try again in a few minutes."),
+        )
+
     @app.errorhandler(BusyError)
     def _busy(_error):
         return _page(503, _("Please try again"), _("Many people are signing up right now. Please send the form again in a moment."))
@@ -120,7 +163,10 @@ def init_app(app: Flask) -> None:
         return _page(400, _("Bad request"), _("The request could not be understood."))
 
     @app.errorhandler(500)
-    def _server_error(_error):
+    def _server_error(error):
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, DBAPIError):
+            return _database(original)
         return _page(500, _("Something went wrong"), _("An error occurred on our side. Please try again later."))
 
     @app.errorhandler(HTTPException)

@@ -12,8 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
 from wtforms.validators import Length
 
+from . import text
 from .errors import Refused
 from .i18n import current_language
+from .params import MAX_ID
 
 
 @functools.lru_cache(maxsize=8)
@@ -50,18 +52,21 @@ class KvarnForm(FlaskForm):
             return _TRANSLATIONS
 
 
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+# Field filters: single-line fields lose breaks and control characters, free text keeps
+# its line breaks only (core.text).
+one_line = text.one_line
+multi_line = text.multi_line
 
 
 def to_int_or_none(value):
     """Coerce a submitted choice; junk becomes None so a validator can say so politely."""
-    if value is None or value == "" or isinstance(value, int):
+    if value is None or value == "":
         return value
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
 
 
 def at_most(limit: int) -> Length:
@@ -76,3 +81,19 @@ def refuse_onto(form: FlaskForm, refusal: Refused) -> None:
         field.errors = [*field.errors, refusal.message]
     else:
         form.form_errors.append(refusal.message)
+
+
+#: Dates Kvarn accepts in forms and filters: a year outside makes date arithmetic overflow
+#: (year 1, 9999) and is never meant.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def check_year(field) -> None:
+    """For a date field's ``process_formdata``: a year out of range empties the field and
+    raises ``ValueError``, which WTForms shows at the field."""
+    value = field.data
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        field.data = None
+        raise ValueError(
+            _l("Enter a date between the years %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        )

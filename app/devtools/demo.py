@@ -10,7 +10,7 @@ from ..accounts import users
 from ..core import clock
 from ..core.database import write_transaction
 from ..core.extensions import db
-from ..models import Event, EventKind, EventSession, EventStatus, Organisation
+from ..models import Event, EventKind, EventSession, EventStatus, Organisation, User
 from ..registrations import seats
 
 ORGANISATIONS = ["Alingsås kommun", "Lerums kommun", "Kommunalförbundet Väst", "Annan organisation"]
@@ -93,12 +93,30 @@ def _sign_up(event: Event, people: int, offset: int, organisations: list[Organis
         )
 
 
-def load_demo() -> bool:
-    """Create the demo once. Returns False when it was already there."""
+class NotEmpty(Exception):
+    """The database holds data that is not the demo's: the demo never goes in beside it."""
+
+
+class ServerDatabase(Exception):
+    """The database is a server's (PostgreSQL, MariaDB): the demo goes there only on request."""
+
+
+def load_demo(allow_server_database: bool = False) -> bool:
+    """Create the demo once, in an empty database. Returns False when it was already there.
+
+    Raises ``NotEmpty`` for a database that holds other data, and ``ServerDatabase`` for a
+    server database unless ``allow_server_database`` (a demo in production is a mistake).
+    """
+    if db.engine.dialect.name != "sqlite" and not allow_server_database:
+        raise ServerDatabase(db.engine.url.render_as_string(hide_password=True))
 
     def create() -> tuple[list[Organisation], dict[str, Event]] | None:
-        if db.session.scalar(sa.select(sa.func.count(Organisation.id))):
+        demo_admin = DEMO_LOGINS[0][1]
+        if db.session.scalar(sa.select(User.id).where(User.email == demo_admin)) is not None:
             return None
+        for model in (Organisation, User, Event):
+            if db.session.scalar(sa.select(sa.func.count()).select_from(model)):
+                raise NotEmpty(model.__tablename__)
         orgs = [Organisation(name=n, sort_order=i) for i, n in enumerate(ORGANISATIONS)]
         db.session.add_all(orgs)
         db.session.flush()

@@ -3,10 +3,13 @@
 Registered only when ``DEV_MAILBOX`` is true (``app.devserver`` sets it). It
 reads the outbox table, so a message is readable the moment it is queued,
 whether or not a worker delivers it. Never enable it in production: it shows
-everyone's mail, manage links included.
+everyone's mail, manage links included; it answers only clients on this machine
+(loopback addresses) even when ``make run`` listens on every interface.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, render_template, request
@@ -21,6 +24,18 @@ MAIL_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
 )
+
+
+@bp.before_request
+def _loopback_only():
+    """Only a browser on this machine may read the mailbox (``make run HOST=0.0.0.0``
+    must not publish everyone's mail and manage links to the network)."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        abort(404)
+    if not address.is_loopback:
+        abort(404)
 
 
 def _message_or_404(message_id: int) -> OutboxMessage:

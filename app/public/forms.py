@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Optional, ValidationError
 
-from ..core.form_base import KvarnForm, at_most, strip, to_int_or_none
+from ..core.form_base import KvarnForm, at_most, multi_line, one_line, to_int_or_none
 
 NAME_MAX = 120
 EMAIL_MAX = 254
@@ -19,7 +19,7 @@ NEEDS_MAX = 1000
 class SignupForm(KvarnForm):
     name = StringField(
         _l("Name"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             DataRequired(_l("Enter your name.")),
             at_most(NAME_MAX),
@@ -27,7 +27,7 @@ class SignupForm(KvarnForm):
     )
     email = EmailField(
         _l("Email"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             DataRequired(_l("Enter your email address.")),
             at_most(EMAIL_MAX),
@@ -42,7 +42,7 @@ class SignupForm(KvarnForm):
     )
     work_team = StringField(
         _l("Work team (optional)"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             Optional(),
             at_most(TEAM_MAX),
@@ -50,7 +50,7 @@ class SignupForm(KvarnForm):
     )
     needs = TextAreaField(
         _l("Special needs, such as diet or accessibility (optional)"),
-        filters=[strip],
+        filters=[multi_line],
         validators=[
             Optional(),
             at_most(NEEDS_MAX),

@@ -22,6 +22,7 @@ from ..core.errors import NotFound, Refused, on_refusal_return_to
 from ..core.extensions import limiter
 from ..core.form_base import refuse_onto
 from ..core.i18n import current_language
+from ..core.security import private
 from ..core.urls import safe_next
 from ..events import listing
 from ..models import Event, EventKind, Registration
@@ -73,6 +74,7 @@ def event(event_id: int):
 
 @bp.post("/events/<int:event_id>/register")
 @limiter.limit(lambda: current_app.config["SIGNUP_RATE_LIMIT"])
+@private
 def register(event_id: int):
     # The seats module reads the event and the organisation under its lock; they are
     # read here again only to show the form with its messages.
@@ -127,6 +129,7 @@ def registration_or_404(token: str) -> Registration:
 
 
 @bp.get("/r/<token>")
+@private
 def manage(token: str):
     registration = registration_or_404(token)
     return render_template(
@@ -138,6 +141,7 @@ def manage(token: str):
 
 
 @bp.post("/r/<token>/cancel")
+@private
 def cancel(token: str):
     registration = registration_or_404(token)
     on_refusal_return_to(url_for("public.manage", token=token))

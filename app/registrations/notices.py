@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from ..core import clock
 from ..core.extensions import db
 from ..core.i18n import format_span
+from ..core.text import printable
 from ..core.urls import absolute_url
 from ..mail import calendar, outbox
 from ..models import Event, EventSession, OutboxMessage, Registration, Role, User
@@ -86,18 +87,18 @@ def calendar_bytes(registration: Registration, method: str = "REQUEST") -> bytes
     event = registration.event
     count = len(event.sessions)
     organiser = _calendar_organiser(event)
-    attendee = calendar.Person(registration.email, registration.name)
+    attendee = calendar.Person(registration.email, printable(registration.name))
     entries = [
         calendar.CalendarEntry(
             uid=calendar_uid(registration, session),
             sequence=calendar_sequence(event, method),
             starts_at=session.starts_at,
             ends_at=session.ends_at,
-            summary=event.title if count == 1 else f"{event.title} ({index}/{count})",
+            summary=printable(event.title if count == 1 else f"{event.title} ({index}/{count})"),
             url=event_url(event),
             organiser=organiser,
-            location=session.venue,
-            description=event.description or None,
+            location=printable(session.venue),
+            description=printable(event.description) or None,
             attendee=attendee,
             cancelled=method == "CANCEL",
         )

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import entries as audit
-from ..core import clock
+from ..core import clock, text
 from ..core.database import require_write_transaction, write_transaction
 from ..core.errors import NotFound, Refused
 from ..core.extensions import db
@@ -160,10 +160,13 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         email = data.email.strip().lower()
         submission_key = data.submission_key
         earlier, existing = _earlier_registrations(event.id, submission_key, email)
-        if earlier is not None and earlier.event_id == event.id:
+        if earlier is not None and earlier.event_id == event.id and earlier.email == email:
+            # The same person's same form again (a double click): what the first one made.
             return SignUpResult(Outcome.RESUBMITTED, earlier, earlier.manage_token)
         if earlier is not None:
-            submission_key = None  # another event's form key: unique, so not stored again
+            # Another sign-up carrying a used key (a form restored by Back on a shared
+            # computer, or another event's key): a new sign-up; the key is not stored again.
+            submission_key = None
         _check_accepting(event)
         organisation = db.session.get(Organisation, data.organisation_id)
         if organisation is None or not organisation.active:
@@ -189,12 +192,12 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         now = clock.now()
         registration = Registration(
             event_id=event.id,
-            name=data.name.strip(),
+            name=text.one_line(data.name),
             email=email,
             active_email=email,
             organisation_id=organisation.id,
-            work_team=data.work_team.strip(),
-            needs=data.needs.strip(),
+            work_team=text.one_line(data.work_team),
+            needs=text.multi_line(data.needs),
             locale=data.locale,
             status=status,
             created_at=now,

@@ -27,6 +27,7 @@ from ..core import clock
 from ..core.database import write_transaction
 from ..core.errors import NotFound
 from ..core.extensions import db
+from ..core.text import printable
 from ..models import Event, EventStatus, Organisation, Registration, RegistrationStatus, Role, User
 from ..registrations import statuses
 from .figures import counts_by_organisation, organisations
@@ -127,12 +128,14 @@ def _local(dt: datetime | None) -> datetime | None:
 
 
 def _row(person: Person) -> list:
+    """One person's cells; stored text is cleaned of control characters first, so no
+    name ever breaks a file (core.text.printable)."""
     return [
-        person.name,
-        person.email,
-        person.organisation,
-        person.work_team,
-        person.needs,
+        printable(person.name),
+        printable(person.email),
+        printable(person.organisation),
+        printable(person.work_team),
+        printable(person.needs),
         person.status_label,
         _local(person.created_at),
         _local(person.checked_in_at),
@@ -183,14 +186,14 @@ def to_xlsx(event: Event, rows: list[list], summary: list[tuple[str, int, int, i
     sheet.auto_filter.ref = sheet.dimensions
 
     totals = book.create_sheet(_("Summary")[:31])
-    _append(totals, [event.title])
+    _append(totals, [printable(event.title)])
     totals["A1"].font = Font(bold=True)
     totals.append([])
     totals.append([_("Organisation"), _("Confirmed"), _("Waiting list"), _("Interested")])
     for cell in totals[3]:
         cell.font = Font(bold=True)
     for line in summary:
-        _append(totals, list(line))
+        _append(totals, [printable(line[0]), *line[1:]])
     totals.column_dimensions["A"].width = 32
     buffer = io.BytesIO()
     book.save(buffer)

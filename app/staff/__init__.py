@@ -6,6 +6,7 @@ its views on the blueprint when imported.
 """
 
 from . import (  # noqa: F401
+    account_pages,
     admin_pages,
     attendance,
     audit_log,

@@ -23,8 +23,8 @@ from wtforms.validators import (
 
 from ..accounts import roles
 from ..accounts.organisations import ORGANISATION_NAME_MAX
-from ..accounts.users import PASSWORD_MAX, PASSWORD_MIN
-from ..core.form_base import KvarnForm, at_most, strip, to_int_or_none
+from ..accounts.passwords import PASSWORD_MAX, PASSWORD_MIN
+from ..core.form_base import KvarnForm, at_most, check_year, one_line, to_int_or_none
 from ..models import Role
 
 
@@ -41,7 +41,7 @@ class WholeNumberField(IntegerField):
 class OrganisationForm(KvarnForm):
     name = StringField(
         _l("Name"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             DataRequired(_l("Enter a name.")),
             at_most(ORGANISATION_NAME_MAX),
@@ -87,23 +87,24 @@ class PasswordForm(KvarnForm):
     )
 
 
-class UserForm(KvarnForm):
-    name = StringField(
-        _l("Name"),
-        filters=[strip],
-        validators=[
-            DataRequired(_l("Enter a name.")),
-            at_most(120),
-        ],
+class CodeConfirmForm(KvarnForm):
+    """A six-digit code from the authenticator app (or, to turn it off, a recovery code)."""
+
+    code = StringField(
+        _l("Code"),
+        filters=[one_line],
+        validators=[DataRequired(_l("Enter the code.")), at_most(20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
-    email = EmailField(
-        _l("Email"),
-        filters=[strip],
-        validators=[
-            DataRequired(_l("Enter an email address.")),
-            at_most(254),
-        ],
+
+
+class ChangePasswordForm(PasswordForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(_l("Enter your current password."))]
     )
+
+
+class _RoleFields(KvarnForm):
     role = SelectField(
         _l("Role"), validate_choice=False, validators=[InputRequired(_l("Choose a role."))]
     )
@@ -111,11 +112,6 @@ class UserForm(KvarnForm):
         _l("Organisation (coordinators only)"),
         coerce=to_int_or_none,
         validate_choice=False,
-    )
-    password = _password_field(_l("Password"))
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[EqualTo("password", _l("The two passwords are not the same."))],
     )
 
     def __init__(self, *args, **kwargs):
@@ -137,6 +133,31 @@ class UserForm(KvarnForm):
             raise ValidationError(_l("Only coordinators belong to an organisation."))
 
 
+class RoleForm(_RoleFields):
+    """An admin changes someone's role (their sessions end)."""
+
+
+class UserForm(_RoleFields):
+    """An admin invites a new staff member, who chooses their own password."""
+
+    name = StringField(
+        _l("Name"),
+        filters=[one_line],
+        validators=[
+            DataRequired(_l("Enter a name.")),
+            at_most(120),
+        ],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[one_line],
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            at_most(254),
+        ],
+    )
+
+
 class LocalDateField(DateField):
     """A date input whose parse error is our own (translatable) message."""
 
@@ -145,6 +166,7 @@ class LocalDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(_l("Enter a date like 2025-03-31.")) from exc
+        check_year(self)
 
 
 def _known_choice(form, field) -> None:

@@ -7,14 +7,13 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..accounts import organisations, roles, users
+from ..accounts import organisations, passwords, users
 from ..accounts.access import roles_required
-from ..accounts.users import PASSWORD_MIN
 from ..core.errors import NotFound, Refused, on_refusal_return_to
 from ..core.extensions import db
 from ..core.form_base import refuse_onto
 from ..models import Organisation, Role, User
-from .admin_forms import ConfirmForm, OrganisationForm, PasswordForm, UserForm
+from .admin_forms import ConfirmForm, OrganisationForm, RoleForm, UserForm
 from .blueprint import bp
 
 
@@ -128,7 +127,7 @@ def admin_users():
         .order_by(User.active.desc(), User.role, User.name)
     ).all()
     return render_template(
-        "staff/admin/users.html", users=users, confirm=ConfirmForm(), role_labels=roles.LABELS
+        "staff/admin/users.html", users=users, confirm=ConfirmForm()
     )
 
 
@@ -139,21 +138,20 @@ def admin_user_new():
     form.organisation.choices = _organisation_choices()
     if form.validate_on_submit():
         try:
-            user = users.create_user_by_admin(
+            user = users.invite_user(
                 form.email.data,
                 form.name.data,
                 form.role.data,
-                form.password.data,
                 form.organisation.data or None,
                 current_user.id,
             )
         except Refused as refusal:
             refuse_onto(form, refusal)
         else:
-            flash(_("The account for %(email)s was created.", email=user.email), "success")
+            flash(_("The account for %(email)s was created, and an invitation to choose a password is on its way by email.", email=user.email), "success")
             return redirect(url_for("staff.admin_users"), 303)
     status = 400 if form.is_submitted() else 200
-    return render_template("staff/admin/user_new.html", form=form, password_min=PASSWORD_MIN), status
+    return render_template("staff/admin/user_new.html", form=form), status
 
 
 def _set_user_active(user_id: int, active: bool):
@@ -181,20 +179,31 @@ def admin_user_activate(user_id: int):
     return _set_user_active(user_id, True)
 
 
-@bp.route("/admin/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.post("/admin/users/<int:user_id>/reset-link")
 @roles_required(Role.ADMIN)
-def admin_user_password(user_id: int):
+def admin_user_reset_link(user_id: int):
+    _user_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    on_refusal_return_to(url_for("staff.admin_users"))
+    user = passwords.send_reset_by_admin(user_id, current_user.id)
+    flash(_("A link to choose a new password is on its way to %(email)s.", email=user.email), "success")
+    return redirect(url_for("staff.admin_users"), 303)
+
+
+@bp.route("/admin/users/<int:user_id>/role", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_user_role(user_id: int):
     user = _user_or_404(user_id)
-    form = PasswordForm()
+    form = RoleForm(data={"role": user.role.value, "organisation": user.organisation_id})
+    form.organisation.choices = _organisation_choices()
     if form.validate_on_submit():
         try:
-            users.reset_password(user.id, form.password.data, current_user.id)
+            users.change_role(user.id, form.role.data, form.organisation.data or None, current_user.id)
         except Refused as refusal:
             refuse_onto(form, refusal)
         else:
-            flash(_("The password of %(email)s was changed. Tell them the new one in person or by phone, not by email.", email=user.email), "success")
+            flash(_("The role of %(email)s is changed; they log in again to use it.", email=user.email), "success")
             return redirect(url_for("staff.admin_users"), 303)
     status = 400 if form.is_submitted() else 200
-    return render_template(
-        "staff/admin/user_password.html", user=user, form=form, password_min=PASSWORD_MIN
-    ), status
+    return render_template("staff/admin/user_role.html", user=user, form=form), status

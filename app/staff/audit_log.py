@@ -12,6 +12,7 @@ from ..accounts.access import roles_required
 from ..accounts.roles import ORGANISERS
 from ..core import clock
 from ..core.extensions import db
+from ..core.params import page_arg
 from ..models import AuditEntry, User
 from .admin_forms import AuditFilterForm
 from .blueprint import bp
@@ -71,7 +72,7 @@ def audit():
     }
     page = db.paginate(
         filtered(form),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         per_page=PER_PAGE,
         max_per_page=PER_PAGE,
         error_out=False,

@@ -10,6 +10,7 @@ from ..accounts.access import roles_required
 from ..accounts.roles import ORGANISERS
 from ..core.errors import NotFound
 from ..core.extensions import db
+from ..core.params import id_arg
 from ..mail import delivery
 from ..models import Event, OutboxMessage
 from .blueprint import bp
@@ -18,9 +19,9 @@ from .blueprint import bp
 @bp.get("/outbox")
 @roles_required(*ORGANISERS)
 def outbox():
-    event_id = request.args.get("event_id", type=int)
+    event_id = id_arg(request.args, "event_id")
     event = db.session.get(Event, event_id) if event_id else None
-    if event_id and event is None:
+    if request.args.get("event_id") and event is None:
         raise NotFound()
     return render_template(
         "staff/outbox.html",
@@ -39,5 +40,5 @@ def outbox_retry(message_id: int):
     recipient = message.recipient
     delivery.retry(message.id, current_user.id)
     flash(_("The message to %(recipient)s is queued again.", recipient=recipient), "success")
-    event_id = request.form.get("event_id", type=int)
+    event_id = id_arg(request.form, "event_id")
     return redirect(url_for("staff.outbox", event_id=event_id), 303)

@@ -26,7 +26,7 @@ from wtforms.validators import (
 )
 
 from ..core.clock import STOCKHOLM
-from ..core.form_base import KvarnForm, at_most, strip
+from ..core.form_base import KvarnForm, at_most, check_year, multi_line, one_line
 from ..events.editing import EventData
 from ..events.schedule import SessionData
 from ..models import Event, EventKind
@@ -42,6 +42,7 @@ class StockholmDateTimeField(DateTimeLocalField):
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
+        check_year(self)
         if self.data is not None:
             self.data = self.data.replace(tzinfo=STOCKHOLM)
 
@@ -70,7 +71,7 @@ class SessionForm(Form):
     ends_at = local_datetime(_l("Ends"), InputRequired(_l("Enter when the session ends.")))
     venue = StringField(
         _l("Venue"),
-        filters=[strip],
+        filters=[one_line],
         validators=[at_most(300)],
     )
     venue_tbd = BooleanField(_l("Venue to be decided"))
@@ -98,7 +99,7 @@ class EventForm(KvarnForm):
     kind = SelectField(_l("Kind"), choices=kind_choices(), default=EventKind.COURSE.value)
     title = StringField(
         _l("Title"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             InputRequired(_l("Give the event a title.")),
             at_most(200),
@@ -106,12 +107,12 @@ class EventForm(KvarnForm):
     )
     description = TextAreaField(
         _l("Description"),
-        filters=[strip],
+        filters=[multi_line],
         validators=[at_most(10_000)],
     )
     what_to_bring = TextAreaField(
         _l("What to bring (optional)"),
-        filters=[strip],
+        filters=[multi_line],
         validators=[at_most(2000)],
     )
     language = SelectField(
@@ -130,7 +131,7 @@ class EventForm(KvarnForm):
     registration_closes_at = local_datetime(_l("Registration closes (optional)"), Optional())
     contact_email = EmailField(
         _l("Contact email for questions"),
-        filters=[strip],
+        filters=[one_line],
         validators=[
             Optional(),
             Length(max=254),
@@ -218,6 +219,6 @@ def form_data_for(event: Event) -> dict:
 class CancelEventForm(KvarnForm):
     message = TextAreaField(
         _l("Message to everyone registered"),
-        filters=[strip],
+        filters=[multi_line],
         validators=[at_most(2000)],
     )
