@@ -122,7 +122,7 @@ def _gunicorn_workers() -> int:
     import shlex
     import sys
 
-    if "gunicorn" not in os.path.basename(sys.argv[0]) and "gunicorn" not in sys.argv[:3]:
+    if "gunicorn" not in (sys.argv[0] if sys.argv else ""):
         return 1
     args = sys.argv[1:] + shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
     workers = os.environ.get("WEB_CONCURRENCY", "1")

@@ -1,6 +1,6 @@
 """A real SMTP server for tests: aiosmtpd on a free local port, recording what it accepts.
 
-Use the ``smtp_sink`` fixture (import it into a test module) together with an
+Use the ``smtp_sink`` fixture (a plugin: no import needed) together with an
 ``app_config`` override returning ``smtp_sink.config()``. The sink can refuse
 recipients for good (550), for now (451), or close the connection (421).
 """
