@@ -61,3 +61,15 @@ def test_a_turn_taken_twice_by_one_thread_does_not_wait_for_itself(app):
             assert not turn_is_free(lock_file)
         assert not turn_is_free(lock_file)  # the inner turn did not give the outer one away
     assert turn_is_free(lock_file)
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(db_app):
+    """Alembic's own comparison, types included: a model change without its migration (or
+    a migration that drifts, such as a lost collation on MariaDB) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, db.metadata)
+    assert differences == []
