@@ -5,21 +5,17 @@ English; pages and mail use each person's language.
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
-import time
 
 import click
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 from flask_babel import force_locale
-from sqlalchemy.exc import DBAPIError
 
 from .accounts.users import create_user
 from .core import clock
-from .core.database import BusyError
 from .core.errors import NotFound, Refused
 from .core.extensions import db
 from .devtools.demo import NotEmpty, ServerDatabase, load_demo
@@ -28,8 +24,6 @@ from .mail import delivery
 from .models import Event, OutboxMessage, OutboxStatus, Role
 from .registrations import reminders
 from .registrations.invariants import rule_violations
-
-log = logging.getLogger(__name__)
 
 outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
 reminders_cli = AppGroup("reminders", help="Queue reminders to people with a seat.")
@@ -74,22 +68,7 @@ def work_command(interval: float) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo("Outbox worker started; stop with Ctrl+C or SIGTERM.")
-    while not stopping:
-        try:
-            report = delivery.send_due()
-        except (DBAPIError, BusyError) as exc:  # the database restarted or is busy: wait, go on
-            db.session.rollback()
-            log.warning("outbox worker: database error, retrying: %s", exc)
-            report = delivery.DeliveryReport()
-        finally:
-            db.session.remove()
-        if report.total:
-            click.echo(_summary(report))
-            continue
-        waited = 0.0
-        while not stopping and waited < interval:
-            time.sleep(min(0.2, interval))
-            waited += 0.2
+    delivery.work(lambda: stopping, interval, lambda report: click.echo(_summary(report)))
     click.echo("Outbox worker stopped.")
 
 

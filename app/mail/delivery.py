@@ -17,6 +17,9 @@ A pass (``send_due``) repeats three steps until nothing is due:
    recipient fails only that message); after ``MAIL_MAX_ATTEMPTS`` attempts the
    message is failed and shown to staff.
 
+``work`` repeats passes until told to stop: the loop of ``flask outbox work`` and of
+the worker thread ``make run`` starts (``app.devserver``).
+
 The only window for a duplicate is a crash (or lost database) between the SMTP
 server accepting a message and the ``sent`` commit that follows it at once: the
 lease then expires and the message is sent again. A worker never starts a
@@ -42,7 +45,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..audit import entries as audit
 from ..core import clock
-from ..core.database import is_retryable, write_transaction, writer_turn
+from ..core.database import BusyError, is_retryable, write_transaction, writer_turn
 from ..core.errors import NotFound
 from ..core.extensions import db
 from ..models import OutboxMessage, OutboxStatus
@@ -476,7 +479,7 @@ def send_due(
 ) -> DeliveryReport:
     """Deliver everything that is due, batch by batch, until nothing is (or ``limit``).
 
-    Used by ``flask outbox send`` (one pass, for cron) and ``flask outbox work``.
+    Used by ``flask outbox send`` (one pass, for cron) and ``work``.
     ``progress`` is called with the running totals after each message.
     """
     batch_size = max(1, int(current_app.config["MAIL_BATCH_SIZE"]))
@@ -493,6 +496,39 @@ def send_due(
 
         total = total + deliver(batch, leased_until, running if progress else None)
     return total
+
+
+def work(
+    should_stop: Callable[[], bool],
+    interval: float = 2.0,
+    on_report: Callable[[DeliveryReport], None] | None = None,
+) -> None:
+    """Keep delivering mail as it is queued until ``should_stop()`` is true.
+
+    Runs ``send_due`` passes; after a pass that found nothing it waits ``interval``
+    seconds (looking at ``should_stop`` every 0.2 s) before the next. A database
+    error (restarted, busy) is logged and the loop goes on. ``on_report`` gets every
+    pass that delivered something. Needs an app context; the session is removed
+    after each pass. ``flask outbox work`` and ``app.devserver`` both run this.
+    """
+    step = min(0.2, interval)
+    while not should_stop():
+        try:
+            report = send_due()
+        except (DBAPIError, BusyError) as exc:  # the database restarted or is busy: wait, go on
+            db.session.rollback()
+            log.warning("outbox worker: database error, retrying: %s", exc)
+            report = DeliveryReport()
+        finally:
+            db.session.remove()
+        if report.total:
+            if on_report:
+                on_report(report)
+            continue
+        waited = 0.0
+        while not should_stop() and waited < interval:
+            time.sleep(step)
+            waited += step
 
 
 # --- staff actions and views ----------------------------------------------------
