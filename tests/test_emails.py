@@ -2,7 +2,8 @@
 
 Each arrives with a text and an HTML part from the same data, in the
 registration's language, with From, Reply-To, Date and Message-ID set, and the
-calendar files parse back (icalendar) with the right UID, times, METHOD and SEQUENCE.
+calendar files (one per session) parse back (icalendar) with the right UID, times,
+METHOD and SEQUENCE.
 """
 
 from __future__ import annotations
@@ -108,13 +109,21 @@ def check_common(row, message, registration: Registration, locale: str) -> tuple
     return text, html
 
 
-def check_calendar(message, registration: Registration, method: str, sequence: int) -> Calendar:
-    [(filename, cal)] = calendars(message)
-    assert filename == ("cancel.ics" if method == "CANCEL" else "invite.ics")
-    assert cal["METHOD"] == method
-    events = cal.walk("VEVENT")
+def uids(cals: list[Calendar]) -> list[str]:
+    return [str(e["UID"]) for cal in cals for e in cal.walk("VEVENT")]
+
+
+def check_calendar(message, registration: Registration, method: str, sequence: int) -> list[Calendar]:
+    """One calendar file per session (docs/calendar-files.md), each one VEVENT."""
+    found = calendars(message)
     sessions = registration.event.sessions
-    assert [str(e["UID"]) for e in events] == [
+    stem = "cancel" if method == "CANCEL" else "invite"
+    assert [name for name, _cal in found] == [f"{stem}-{i}.ics" for i in range(1, len(sessions) + 1)]
+    cals = [cal for _name, cal in found]
+    assert {str(cal["METHOD"]) for cal in cals} == {method}
+    assert [len(cal.walk("VEVENT")) for cal in cals] == [1] * len(sessions)
+    events = [cal.walk("VEVENT")[0] for cal in cals]
+    assert uids(cals) == [
         f"kvarn-registration-{registration.id}-session-{s.id}@kvarn.test" for s in sessions
     ]
     assert [e.decoded("DTSTART") for e in events] == [s.starts_at.replace(microsecond=0) for s in sessions]
@@ -124,9 +133,10 @@ def check_calendar(message, registration: Registration, method: str, sequence: i
     assert str(events[0]["LOCATION"]) == VENUE
     assert str(events[0]["SUMMARY"]) == f"{TITLE} (1/2)"
     assert {str(e["STATUS"]) for e in events} == {"CANCELLED" if method == "CANCEL" else "CONFIRMED"}
-    raw = cal.to_ical().decode()
-    assert registration.manage_token not in raw  # the secret link never goes in a calendar
-    return cal
+    for cal in cals:
+        raw = cal.to_ical().decode()
+        assert registration.manage_token not in raw  # the secret link never goes in a calendar
+    return cals
 
 
 def test_confirmation_in_swedish_with_calendar(app, course, smtp_sink):
@@ -164,8 +174,7 @@ def test_promotion_and_cancellation_replace_the_same_calendar_entries(app, cours
     text, _html = check_common(row, message, first, "sv")
     cancel = check_calendar(message, first, "CANCEL", 1)  # outranks the confirmation's 0
     _row, confirmation = received(smtp_sink, "confirmation", first.email)
-    [(_name, original)] = calendars(confirmation)
-    assert [e["UID"] for e in cancel.walk("VEVENT")] == [e["UID"] for e in original.walk("VEVENT")]
+    assert uids(cancel) == uids([cal for _name, cal in calendars(confirmation)])
 
     db.session.refresh(second)
     row, message = received(smtp_sink, "promoted", second.email)
@@ -227,8 +236,8 @@ def test_event_changed_sends_an_update_with_a_higher_sequence(app, course, smtp_
     row, message = received(smtp_sink, "event_changed", seated.email)
     text, html = check_common(row, message, seated, "sv")
     assert "Sal 2" in text and new_venue in text and new_venue in html
-    cal = check_calendar(message, seated, "REQUEST", 1)
-    assert str(cal.walk("VEVENT")[1]["LOCATION"]) == new_venue
+    cals = check_calendar(message, seated, "REQUEST", 1)
+    assert str(cals[1].walk("VEVENT")[0]["LOCATION"]) == new_venue
 
     row, message = received(smtp_sink, "event_changed", waiting.email)
     text, _html = check_common(row, message, waiting, "en")
@@ -289,7 +298,7 @@ def test_a_newcomer_reads_the_confirmation_in_the_dev_mailbox(app, course):
     page = client.get(f"/dev/mailbox/{row.id}")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
-    assert "Nina Newcomer" in body and "invite.ics" in body and row.message_id.strip("<>") in body
+    assert "Nina Newcomer" in body and "invite-1.ics" in body and row.message_id.strip("<>") in body
     assert f"/r/{db.session.get(Registration, row.registration_id).manage_token}" in body
 
     html = client.get(f"/dev/mailbox/{row.id}/html")
@@ -299,6 +308,7 @@ def test_a_newcomer_reads_the_confirmation_in_the_dev_mailbox(app, course):
     ics = client.get(f"/dev/mailbox/{row.id}/attachments/0")
     assert ics.mimetype == "text/calendar"
     assert Calendar.from_ical(ics.data)["METHOD"] == "REQUEST"
+    assert "invite-2.ics" in body  # the course's second session, its own file
     assert client.get(f"/dev/mailbox/{row.id}/attachments/5").status_code == 404
     assert client.get("/dev/mailbox/999999").status_code == 404
 

@@ -61,13 +61,14 @@ def reply_to_for(event: Event | None) -> str | None:
 # --- calendar files -------------------------------------------------------------------
 
 
-def _host() -> str:
+def calendar_host() -> str:
+    """The host part of every calendar UID (RFC 5545 suggests ``…@host``)."""
     return current_app.config["BASE_URL"].split("://")[-1].split("/")[0].split(":")[0]
 
 
 def calendar_uid(registration: Registration, session: EventSession) -> str:
     """The UID of one session in one person's calendar: never changes."""
-    return f"kvarn-registration-{registration.id}-session-{session.id}@{_host()}"
+    return f"kvarn-registration-{registration.id}-session-{session.id}@{calendar_host()}"
 
 
 def calendar_sequence(event: Event, method: str) -> int:
@@ -76,35 +77,57 @@ def calendar_sequence(event: Event, method: str) -> int:
     return event.ics_sequence + 1 if method == "CANCEL" else event.ics_sequence
 
 
-def _calendar_organiser(event: Event) -> calendar.Person:
+def calendar_organiser(event: Event) -> calendar.Person:
+    """ORGANIZER of every calendar file of ``event``: its public contact address."""
     address = reply_to_for(event) or parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
     return calendar.Person(address, current_app.config["SITE_NAME"])
 
 
-def calendar_bytes(registration: Registration, method: str = "REQUEST") -> bytes:
-    """One person's calendar file: one VEVENT per session, without the secret manage link
-    (calendars are often shared with a whole team); the public event page is in it."""
-    event = registration.event
+def calendar_location(session: EventSession) -> str | None:
+    """LOCATION: the venue and, when known, its street address (for the map link)."""
+    parts = [printable(getattr(session, name, None)) for name in ("venue", "address")]
+    return ", ".join(part for part in parts if part) or None
+
+
+def calendar_summary(event: Event, index: int) -> str:
+    """SUMMARY of the ``index``-th (1-based) session: numbered when there are several."""
     count = len(event.sessions)
-    organiser = _calendar_organiser(event)
+    return printable(event.title if count == 1 else f"{event.title} ({index}/{count})")
+
+
+def calendar_entries(
+    registration: Registration, method: str = "REQUEST"
+) -> list[calendar.CalendarEntry]:
+    """One person's calendar entries, one per session, each with its own stable UID.
+
+    No secret manage link goes in (calendars are often shared with a whole team); the
+    public event page is the URL.
+    """
+    event = registration.event
+    organiser = calendar_organiser(event)
     attendee = calendar.Person(registration.email, printable(registration.name))
-    entries = [
+    return [
         calendar.CalendarEntry(
             uid=calendar_uid(registration, session),
             sequence=calendar_sequence(event, method),
             starts_at=session.starts_at,
             ends_at=session.ends_at,
-            summary=printable(event.title if count == 1 else f"{event.title} ({index}/{count})"),
+            summary=calendar_summary(event, index),
             url=event_url(event),
             organiser=organiser,
-            location=printable(session.venue),
+            location=calendar_location(session),
             description=printable(event.description) or None,
             attendee=attendee,
             cancelled=method == "CANCEL",
         )
         for index, session in enumerate(event.sessions, start=1)
     ]
-    return calendar.calendar_bytes(entries, method)
+
+
+def calendar_attachments(registration: Registration, method: str = "REQUEST") -> list[dict]:
+    """The calendar files of one mail: one iTIP object (one VEVENT, one UID) per session,
+    each its own attachment, so every client takes every session (docs/calendar-files.md)."""
+    return calendar.attachments(calendar_entries(registration, method), method)
 
 
 # --- what changed, in words -------------------------------------------------------------
@@ -181,23 +204,24 @@ def enqueue_for_registration(
     """Queue ``kind`` for one registration in its language.
 
     ``calendar_method`` is the .ics METHOD to attach ("REQUEST", "CANCEL") or None for
-    no calendar file; by default it follows ``ICS_METHOD``. ``new_key`` says the
-    caller knows no message can have this key yet (it names a registration made in
-    this transaction), which spares the look-up.
+    no calendar file; by default it follows ``ICS_METHOD``. A calendar mail carries one
+    file per session (``calendar_attachments``); the templates get their number as
+    ``calendar_files``. ``new_key`` says the caller knows no message can have this key
+    yet (it names a registration made in this transaction), which spares the look-up.
     """
     if not new_key and outbox.already_queued(dedupe_key):
         return False
     method = ICS_METHOD.get(kind) if calendar_method is _DEFAULT else calendar_method
-    attachments = (
-        [calendar.attachment(calendar_bytes(registration, method), method)] if method else []
-    )
+    attachments = calendar_attachments(registration, method) if method else []
     event = registration.event
     return outbox.enqueue(
         kind=kind,
         recipient=registration.email,
         locale=registration.locale,
         dedupe_key=dedupe_key,
-        context=registration_context(registration, calendar_method=method, **extra),
+        context=registration_context(
+            registration, calendar_method=method, calendar_files=len(attachments), **extra
+        ),
         reply_to=reply_to_for(event),
         attachments=attachments,
         event_id=event.id,
