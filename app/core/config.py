@@ -74,3 +74,27 @@ class DefaultConfig:
     PASSWORD_LINK_HOURS = 24
     # When true, administrators must set up two-step log-in (TOTP) before using staff pages.
     REQUIRE_TWO_STEP_FOR_ADMINS = False
+
+    # The pages a public body must publish (/privacy, /accessibility, /contact, linked from
+    # every page's footer). Their default texts, in Swedish and English, are filled from these;
+    # a file instance/pages/<page>.<language>.md (privacy, accessibility or contact; sv or en)
+    # replaces a page's whole text (README, "Pages a public body must publish").
+    # The controller of the personal data: the municipality or organisation running Kvarn.
+    ORGANISATION_NAME = "Kvarn"
+    # Postal address: a list of lines, or a text with line breaks.
+    ORGANISATION_ADDRESS = ""
+    CONTACT_EMAIL = ""
+    CONTACT_PHONE = ""
+    # The data protection officer (dataskyddsombud).
+    DPO_EMAIL = ""
+    # Registrations are kept this many months after the event, by the retention rules
+    # (gallringsbeslut); the privacy notice says so.
+    RETENTION_MONTHS = 12
+    # How far the site meets the accessibility requirements: "full", "partial" or "none".
+    ACCESSIBILITY_CONFORMANCE = "partial"
+    # What is not accessible: a text (one gap a line), a list, or {"sv": [...], "en": [...]}.
+    ACCESSIBILITY_KNOWN_GAPS: str | list | dict = []
+    # When the statement was last reviewed (YYYY-MM-DD); left out when empty.
+    ACCESSIBILITY_REVIEWED = ""
+    # Where anyone may report a site to the supervisory authority (DIGG's form).
+    ACCESSIBILITY_REPORT_URL = "https://www.digg.se/tdosanmalan"
