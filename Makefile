@@ -16,7 +16,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed translations
+# axe-core (package.json, exact version in package-lock.json) for the browser accessibility
+# tests. Without npm they skip saying so (and fail in CI, KVARN_TEST_REQUIRE_SERVERS=1).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund && touch $@; \
+	else \
+	  echo "npm not found: axe-core is not installed, the browser accessibility tests will skip" >&2; \
+	fi
+
+install: $(VENV)/.installed translations node_modules/.installed
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations -D messages >/dev/null
