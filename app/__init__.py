@@ -154,6 +154,8 @@ def _warn_if_limits_are_per_process(app: Flask) -> None:
 def _template_rules(app: Flask) -> None:
     """The rules and labels templates read, from their one source in the services."""
     from .accounts import roles
+    from .core.form_base import error_list
+    from .core.urls import map_url
     from .events import statuses as event_statuses
     from .registrations import statuses as registration_statuses
 
@@ -167,4 +169,6 @@ def _template_rules(app: Flask) -> None:
         event_phase_name=event_statuses.phase_name,
         role_label=roles.label,
         organiser_roles=[r.value for r in roles.ORGANISERS],
+        form_error_list=error_list,
     )
+    app.jinja_env.filters["map_url"] = map_url

@@ -177,6 +177,13 @@ class Event(db.Model):
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     organiser_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Who arranges it (shown on the page and in mail), for whom, and what it costs
+    # (None or 0: free of charge).
+    organising_organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"))
+    audience: Mapped[str] = mapped_column(sa.String(300), default="")
+    fee_sek: Mapped[int | None] = mapped_column()
+    # The organiser's words when the event was cancelled, shown on its page.
+    cancel_message: Mapped[str] = mapped_column(sa.Text, default="")
     # Raised whenever time or venue changes: calendar clients replace the old entry.
     ics_sequence: Mapped[int] = mapped_column(default=0)
     # Gauging interest (evening lectures).
@@ -189,6 +196,7 @@ class Event(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     organiser: Mapped[User | None] = relationship()
+    organising_organisation: Mapped[Organisation | None] = relationship()
     sessions: Mapped[list[EventSession]] = relationship(
         back_populates="event",
         order_by="EventSession.starts_at",
@@ -232,6 +240,8 @@ class EventSession(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # None means "to be decided".
     venue: Mapped[str | None] = mapped_column(sa.String(300))
+    # The street address of the venue, for directions and a map link.
+    address: Mapped[str | None] = mapped_column(sa.String(300))
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
@@ -295,7 +305,9 @@ class OutboxMessage(db.Model):
     locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
     # The finished RFC 5322 message (mail.message), built when queued so that every attempt
     # sends the same bytes; cleared once sent. MEDIUMBLOB on MariaDB (16 MiB).
-    wire: Mapped[bytes | None] = mapped_column(sa.LargeBinary(2**24 - 1))
+    wire: Mapped[bytes | None] = mapped_column(
+        sa.LargeBinary(2**24 - 1).with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+    )
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registration.id", ondelete="SET NULL")

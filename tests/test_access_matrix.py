@@ -17,6 +17,7 @@ from app.accounts import passwords
 from app.core.database import write_transaction
 from app.core.extensions import db
 from app.models import EventKind, EventStatus, OutboxMessage, OutboxStatus, Role
+from app.registrations import details
 from tests import factories as f
 from tests.staff_clients import logged_in
 from tests.staff_helpers import make_user
@@ -46,9 +47,18 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.events": PUBLIC,
     "public.event": PUBLIC,
     "public.register": PUBLIC,
+    "public.archive": PUBLIC,
+    "public.event_calendar": PUBLIC,
     "public.manage": PUBLIC,
     "public.cancel": PUBLIC,
+    "public.edit_details": PUBLIC,  # the personal link is the key
+    "public.change_email": PUBLIC,
+    "public.confirm_email": PUBLIC,
+    "public.calendar": PUBLIC,
     "public.set_language": PUBLIC,
+    "public.privacy": PUBLIC,
+    "public.accessibility": PUBLIC,
+    "public.contact": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.login_code": dict.fromkeys(ROLES, LOGIN),  # without a password step first
@@ -172,6 +182,7 @@ def build_world() -> World:
         "filename": "kvarn.css",
         "purpose": passwords.RESET,
         "link": passwords.make_token(spare_user, passwords.RESET),
+        "change": details.email_change_token(spare.registration, "ny.adress@alingsas.example"),
     }
     return World(params, users)
 

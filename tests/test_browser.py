@@ -124,13 +124,23 @@ def test_a_professional_signs_up_and_cancels_and_the_next_in_line_gets_the_seat(
         expect(bertil.locator("dd.status")).to_have_text("På väntelistan, nummer 1")
         bertil_link = bertil.url
 
-        # Åsa cancels from her own link; her seat goes to Bertil.
-        asa.get_by_role("button", name=sv("Cancel my registration")).click()
+        # Åsa cancels from her own link, on purpose: a confirmation step says what happens.
+        asa.get_by_role("link", name=sv("Cancel my registration…")).click()
+        expect(asa.locator("main p").nth(1)).to_contain_text(
+            sv(
+                "You give up your seat. It goes at once to the first person on the waiting list, "
+                "and you cannot get it back: if you sign up again, you join the back of the queue."
+            )
+        )
+        asa.get_by_role("link", name=sv("No, keep it")).click()
+        expect(asa.locator("dd.status")).to_have_text("Du har en plats")  # nothing happened
+        asa.get_by_role("link", name=sv("Cancel my registration…")).click()
+        asa.get_by_role("button", name=sv("Yes, cancel my seat")).click()
         expect(asa.locator(".flash-success")).to_have_text(
             sv("Your registration is cancelled. A receipt is on its way by email.")
         )
         expect(asa.locator("dd.status")).to_have_text(sv("Cancelled"))
-        expect(asa.locator("form.cancel")).to_have_count(0)
+        expect(asa.get_by_role("link", name=sv("Cancel my registration…"))).to_have_count(0)
 
         bertil.goto(bertil_link)
         expect(bertil.locator("dd.status")).to_have_text("Du har en plats")
@@ -308,8 +318,8 @@ def test_a_coordinator_sees_the_counts_and_only_their_own_people(app):
     coordinator = make_user(Role.COORDINATOR, organisation=alingsas)
 
     def per_org(section) -> dict[str, list[str]]:
-        """The per-organisation table (visually hidden, read by screen readers)."""
-        table = section.locator("table.visually-hidden").first
+        """The per-organisation table (under the chart, opened on request)."""
+        table = section.locator("details.chart-table table").first
         return {
             row.locator("th").text_content().strip(): [
                 cell.text_content().strip() for cell in row.locator("td").all()

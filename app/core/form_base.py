@@ -97,3 +97,28 @@ def check_year(field) -> None:
         raise ValueError(
             _l("Enter a date between the years %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
         )
+
+
+def error_list(form) -> list[tuple[str | None, str, str]]:
+    """Every problem of a submitted form for the error summary at its top:
+    (id of the field to jump to, or None for the form itself; the field's label; the
+    message), in the order of the fields. Fields inside lists (sessions) are included."""
+    problems: list[tuple[str | None, str, str]] = [
+        (None, "", str(message)) for message in getattr(form, "form_errors", [])
+    ]
+
+    def walk(fields) -> None:
+        for field in fields:
+            if hasattr(field, "entries"):  # FieldList
+                walk(field.entries)
+                for message in field.errors:
+                    if isinstance(message, str):
+                        problems.append((field.id, str(field.label.text), message))
+            elif hasattr(field, "form"):  # FormField
+                walk(field.form)
+            else:
+                for message in field.errors:
+                    problems.append((field.id, str(field.label.text), str(message)))
+
+    walk(form)
+    return problems

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import current_app, request, url_for
 
@@ -41,3 +41,8 @@ def same_site_path(target: str | None) -> str | None:
 def absolute_url(path: str) -> str:
     """``path`` on the public base URL (links in mail must work outside a request)."""
     return f"{current_app.config['BASE_URL'].rstrip('/')}{path}"
+
+
+def map_url(address: str) -> str:
+    """An OpenStreetMap search for a street address (no tracking, no key needed)."""
+    return "https://www.openstreetmap.org/search?query=" + quote(address or "", safe="")

@@ -53,6 +53,9 @@ FIELDS = (
     "interest_threshold",
     "interest_deadline",
     "notify_coordinators_on_threshold",
+    "organising_organisation_id",
+    "audience",
+    "fee_sek",
 )
 
 
@@ -72,6 +75,9 @@ class EventData:
     interest_threshold: int | None = None
     interest_deadline: datetime | None = None
     notify_coordinators_on_threshold: bool = True
+    organising_organisation_id: int | None = None
+    audience: str = ""
+    fee_sek: int | None = None  # None or 0: free of charge
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,12 @@ def _plain(value):
 
 def _sessions_json(sessions: list[SessionData]) -> list[dict]:
     return [
-        {"starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(), "venue": s.venue}
+        {
+            "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "venue": s.venue,
+            "address": s.address,
+        }
         for s in sessions
     ]
 
@@ -163,9 +174,12 @@ def _apply_sessions(event: Event, sessions: list[SessionData]) -> None:
     for index, data in enumerate(sessions):
         if index < len(existing):
             row = existing[index]
-            row.starts_at, row.ends_at, row.venue = data.starts_at, data.ends_at, data.venue
+            row.starts_at, row.ends_at = data.starts_at, data.ends_at
+            row.venue, row.address = data.venue, data.address
         else:
-            row = EventSession(starts_at=data.starts_at, ends_at=data.ends_at, venue=data.venue)
+            row = EventSession(
+                starts_at=data.starts_at, ends_at=data.ends_at, venue=data.venue, address=data.address
+            )
         kept.append(row)
     event.sessions = kept
 
@@ -239,8 +253,8 @@ def update_event(
             setattr(event, name, getattr(data, name))
         if plan.people and not notify_confirmed:
             raise NeedsConfirmation(plan)
-        schedule_changed = [(same_minutes(s), s.venue) for s in old_sessions] != [
-            (same_minutes(s), s.venue) for s in new_sessions
+        schedule_changed = [(same_minutes(s), s.place) for s in old_sessions] != [
+            (same_minutes(s), s.place) for s in new_sessions
         ]
         notified = 0
         if schedule_changed:

@@ -7,6 +7,9 @@ their page stays reachable so that a link in a mail still explains what happened
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
@@ -17,6 +20,9 @@ from ..models import Event, EventKind, EventSession, EventStatus
 
 #: Statuses of events in the public listing.
 LISTED = (EventStatus.OPEN, EventStatus.GAUGING, EventStatus.CLOSED)
+#: Statuses of events in the public archive of past events.
+ARCHIVED = (EventStatus.OPEN, EventStatus.CLOSED, EventStatus.FINISHED, EventStatus.CANCELLED)
+PER_PAGE = 20
 #: Which part of the staff list to show.
 STAFF_VIEWS = ("current", "past", "all")
 
@@ -41,6 +47,79 @@ def upcoming_public(kind: EventKind | None = None) -> list[Event]:
     if kind is not None:
         query = query.where(Event.kind == kind)
     return sorted(db.session.scalars(query), key=lambda e: e.starts_at)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a visitor asks the listing for (all optional); ``past`` is the archive."""
+
+    q: str = ""
+    organisation_id: int | None = None
+    kind: EventKind | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    past: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[Event]
+    number: int
+    pages: int
+    total: int
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.STOCKHOLM)
+
+
+def _matches(event: Event, words: list[str]) -> bool:
+    """Every word appears in the title, description, audience or a venue (any case;
+    in Python, since SQLite folds only ASCII letters and Swedish has å, ä and ö)."""
+    haystack = " ".join(
+        [event.title, event.description or "", event.audience or ""]
+        + [f"{s.venue or ''} {s.address or ''}" for s in event.sessions]
+    ).casefold()
+    return all(word in haystack for word in words)
+
+
+def search(filters: Filters, page: int = 1) -> Page:
+    """Public events for the listing or the archive, soonest (or latest past) first."""
+    last_end = _last_end()
+    now = clock.now()
+    query = (
+        sa.select(Event)
+        .join(last_end, last_end.c.event_id == Event.id)
+        .options(sa.orm.selectinload(Event.sessions))
+    )
+    if filters.past:
+        query = query.where(Event.status.in_(ARCHIVED), last_end.c.ends_at <= now)
+    else:
+        query = query.where(Event.status.in_(LISTED), last_end.c.ends_at > now)
+    if filters.kind is not None:
+        query = query.where(Event.kind == filters.kind)
+    if filters.organisation_id is not None:
+        query = query.where(Event.organising_organisation_id == filters.organisation_id)
+    if filters.date_from or filters.date_to:
+        sessions = sa.select(EventSession.event_id)
+        if filters.date_from:
+            sessions = sessions.where(EventSession.ends_at >= _local_midnight(filters.date_from))
+        if filters.date_to:
+            sessions = sessions.where(
+                EventSession.starts_at < _local_midnight(filters.date_to + timedelta(days=1))
+            )
+        query = query.where(Event.id.in_(sessions))
+    found = list(db.session.scalars(query))
+    words = filters.q.casefold().split()
+    if words:
+        found = [event for event in found if _matches(event, words)]
+    far = clock.now().replace(year=9999)
+    found.sort(key=lambda e: e.starts_at or far, reverse=filters.past)
+    pages = max(1, -(-len(found) // PER_PAGE))
+    if page > pages:
+        raise NotFound()
+    start = (page - 1) * PER_PAGE
+    return Page(found[start : start + PER_PAGE], page, pages, len(found))
 
 
 def public_event(event_id: int) -> Event:

@@ -19,11 +19,22 @@ class SessionData:
     starts_at: datetime
     ends_at: datetime
     venue: str | None  # None: to be decided
+    address: str | None = None  # the street address, for directions and a map
+
+    @property
+    def place(self) -> str | None:
+        """The venue as people are told it: "Sal Fors, Stora torget 1, Alingsås"."""
+        if self.venue and self.address:
+            return f"{self.venue}, {self.address}"
+        return self.venue
 
 
 def sorted_sessions(sessions) -> list[SessionData]:
     return sorted(
-        (SessionData(s.starts_at, s.ends_at, s.venue or None) for s in sessions),
+        (
+            SessionData(s.starts_at, s.ends_at, s.venue or None, getattr(s, "address", None) or None)
+            for s in sessions
+        ),
         key=lambda s: (s.starts_at, s.ends_at),
     )
 
@@ -76,9 +87,9 @@ def schedule_changes(old: list[SessionData], new: list[SessionData]) -> list:
                     "new": (after.starts_at, after.ends_at),
                 }
             )
-        if before.venue != after.venue:
+        if before.place != after.place:
             changes.append(
-                {"what": "venue", "session": session, "old": before.venue, "new": after.venue}
+                {"what": "venue", "session": session, "old": before.place, "new": after.place}
             )
     for j in added:
         s = new[j]
@@ -87,7 +98,7 @@ def schedule_changes(old: list[SessionData], new: list[SessionData]) -> list:
                 "New session %(number)d: %(when)s, %(venue)s.",
                 number=j + 1,
                 when=format_span(s.starts_at, s.ends_at),
-                venue=_venue(s.venue),
+                venue=_venue(s.place),
             )
         )
     for i in dropped:
@@ -96,7 +107,7 @@ def schedule_changes(old: list[SessionData], new: list[SessionData]) -> list:
             _(
                 "The session %(when)s, %(venue)s, is cancelled.",
                 when=format_span(s.starts_at, s.ends_at),
-                venue=_venue(s.venue),
+                venue=_venue(s.place),
             )
         )
     return changes

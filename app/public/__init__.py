@@ -1,5 +1,10 @@
-"""Public pages: the event list, an event with its sign-up form, the personal link."""
+"""Public pages: the event list, an event with its sign-up form, the personal link, and
+the pages a public body must publish (``legal_pages``)."""
 
+from . import (
+    legal_pages,  # noqa: F401  (its routes, on the same blueprint)
+    personal_pages,  # noqa: F401  (its views join the blueprint)
+)
 from .views import bp
 
 __all__ = ["bp"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
@@ -17,17 +16,19 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..accounts.organisations import active_organisations
-from ..core import clock
-from ..core.errors import NotFound, Refused, on_refusal_return_to
+from ..core.errors import Refused
 from ..core.extensions import limiter
 from ..core.form_base import refuse_onto
 from ..core.i18n import current_language
+from ..core.params import page_arg
 from ..core.security import private
 from ..core.urls import safe_next
 from ..events import listing
-from ..models import Event, EventKind, Registration
+from ..events.calendar_files import event_calendar_bytes
+from ..events.statuses import kind_label
+from ..models import Event, EventKind
 from ..registrations import reads, seats
-from .forms import SignupForm
+from .forms import EventFilterForm, SignupForm
 
 bp = Blueprint("public", __name__)
 
@@ -43,16 +44,41 @@ def index():
     return redirect(url_for("public.events"))
 
 
+def _listing(past: bool):
+    """The listing or the archive, with the filters from the query string (shareable)."""
+    form = EventFilterForm(request.args)
+    form.organisation.choices = [("", _("All organisers")), *active_organisations()]
+    form.kind.choices = [("", _("All kinds"))] + [(k.value, kind_label(k)) for k in EventKind]
+    status = 200
+    if request.args and not form.validate():
+        status = 400
+        found = listing.Page([], 1, 1, 0)
+    else:
+        kind = form.kind.data if form.kind.data in {k.value for k in EventKind} else None
+        filters = listing.Filters(
+            q=form.q.data or "",
+            organisation_id=form.organisation.data or None,
+            kind=EventKind(kind) if kind else None,
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+            past=past,
+        )
+        found = listing.search(filters, page_arg())
+    counts = reads.counts_for(e.id for e in found.events)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "public/events.html", form=form, page=found, counts=counts, past=past, args=args
+    ), status
+
+
 @bp.get("/events")
 def events():
-    kind = request.args.get("kind", "")
-    if kind not in {k.value for k in EventKind}:
-        kind = ""
-    found = listing.upcoming_public(EventKind(kind) if kind else None)
-    counts = reads.counts_for(e.id for e in found)
-    return render_template(
-        "public/events.html", events=found, counts=counts, kind=kind, kinds=list(EventKind)
-    )
+    return _listing(past=False)
+
+
+@bp.get("/events/past")
+def archive():
+    return _listing(past=True)
 
 
 def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str | None = None):
@@ -70,6 +96,17 @@ def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str
 def event(event_id: int):
     event = listing.public_event(event_id)
     return _render_event(event, SignupForm())
+
+
+@bp.get("/events/<int:event_id>/calendar.ics")
+def event_calendar(event_id: int):
+    """The event's sessions for any calendar: public, without anyone's personal link."""
+    event = listing.public_event(event_id)
+    return Response(
+        event_calendar_bytes(event),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="kvarn-event-{event.id}.ics"'},
+    )
 
 
 @bp.post("/events/<int:event_id>/register")
@@ -114,40 +151,6 @@ def register(event_id: int):
     if result.outcome in flash_for:
         flash(flash_for[result.outcome], "success")
     return redirect(url_for("public.manage", token=result.manage_token), 303)
-
-
-def registration_or_404(token: str) -> Registration:
-    """The registration of a personal link that still works (it expires with the event)."""
-    registration = reads.by_manage_token(token)
-    if registration is None:
-        raise NotFound()
-    ends = registration.event.ends_at
-    keep = timedelta(days=current_app.config["MANAGE_LINK_DAYS_AFTER_EVENT"])
-    if ends is not None and ends + keep < clock.now():
-        raise NotFound()
-    return registration
-
-
-@bp.get("/r/<token>")
-@private
-def manage(token: str):
-    registration = registration_or_404(token)
-    return render_template(
-        "public/manage.html",
-        registration=registration,
-        event=registration.event,
-        position=reads.waitlist_position(registration),
-    )
-
-
-@bp.post("/r/<token>/cancel")
-@private
-def cancel(token: str):
-    registration = registration_or_404(token)
-    on_refusal_return_to(url_for("public.manage", token=token))
-    seats.cancel(registration.manage_token)
-    flash(_("Your registration is cancelled. A receipt is on its way by email."), "success")
-    return redirect(url_for("public.manage", token=token), 303)
 
 
 @bp.get("/lang/<code>")

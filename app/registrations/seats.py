@@ -414,6 +414,7 @@ def cancel_event(event_id: int, user_id: int, message: str = "") -> list[Registr
         if event.status in (EventStatus.CANCELLED, EventStatus.FINISHED):
             raise Refused(_l("This event can no longer be cancelled."))
         event.status = EventStatus.CANCELLED
+        event.cancel_message = text.multi_line(message or "")
         affected = list(
             db.session.scalars(
                 sa.select(Registration)

@@ -25,8 +25,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..accounts.organisations import active_organisations
 from ..core.clock import STOCKHOLM
-from ..core.form_base import KvarnForm, at_most, check_year, multi_line, one_line
+from ..core.form_base import KvarnForm, at_most, check_year, multi_line, one_line, to_int_or_none
 from ..events.editing import EventData
 from ..events.schedule import SessionData
 from ..models import Event, EventKind
@@ -71,6 +72,11 @@ class SessionForm(Form):
     ends_at = local_datetime(_l("Ends"), InputRequired(_l("Enter when the session ends.")))
     venue = StringField(
         _l("Venue"),
+        filters=[one_line],
+        validators=[at_most(300)],
+    )
+    address = StringField(
+        _l("Street address (optional)"),
         filters=[one_line],
         validators=[at_most(300)],
     )
@@ -129,6 +135,18 @@ class EventForm(KvarnForm):
     waitlist_enabled = BooleanField(_l("Keep a waiting list when the event is full"), default=True)
     registration_opens_at = local_datetime(_l("Registration opens (optional)"), Optional())
     registration_closes_at = local_datetime(_l("Registration closes (optional)"), Optional())
+    organising_organisation = SelectField(
+        _l("Arranged by"), coerce=to_int_or_none, validate_choice=False
+    )
+    audience = StringField(
+        _l("For whom (optional)"),
+        filters=[one_line],
+        validators=[at_most(300)],
+    )
+    fee_sek = IntegerField(
+        _l("Fee in kronor (0 or empty: free of charge)"),
+        validators=[Optional(), NumberRange(min=0, max=1_000_000, message=_l("Enter a number from 0 to %(max)d.", max=1_000_000))],
+    )
     contact_email = EmailField(
         _l("Contact email for questions"),
         filters=[one_line],
@@ -148,6 +166,10 @@ class EventForm(KvarnForm):
     )
     # "1" once the organiser has seen who a change of time or venue will be told to.
     confirm_notice = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organising_organisation.choices = [("", _l("– not named –")), *active_organisations()]
 
     def drop_removed_sessions(self) -> None:
         kept = [entry for entry in self.sessions.entries if not entry.form.remove.data]
@@ -174,6 +196,7 @@ class EventForm(KvarnForm):
                     starts_at=entry.form.starts_at.data,
                     ends_at=entry.form.ends_at.data,
                     venue=None if entry.form.venue_tbd.data else (entry.form.venue.data or None),
+                    address=None if entry.form.venue_tbd.data else (entry.form.address.data or None),
                 )
                 for entry in self.sessions.entries
             ),
@@ -185,7 +208,15 @@ class EventForm(KvarnForm):
             interest_threshold=self.interest_threshold.data,
             interest_deadline=self.interest_deadline.data,
             notify_coordinators_on_threshold=self.notify_coordinators_on_threshold.data,
+            organising_organisation_id=self.organising_organisation.data or None,
+            audience=self.audience.data or "",
+            fee_sek=self.fee_sek.data or None,
         )
+
+    def validate_organising_organisation(self, field) -> None:
+        allowed = {value for value, _label in field.choices if value}
+        if field.data and field.data not in allowed:
+            raise ValidationError(_l("Choose an organisation from the list."))
 
 
 def form_data_for(event: Event) -> dict:
@@ -201,6 +232,7 @@ def form_data_for(event: Event) -> dict:
                 "starts_at": s.starts_at,
                 "ends_at": s.ends_at,
                 "venue": s.venue or "",
+                "address": s.address or "",
                 "venue_tbd": s.venue is None,
             }
             for s in event.sessions
@@ -213,6 +245,9 @@ def form_data_for(event: Event) -> dict:
         "interest_threshold": event.interest_threshold,
         "interest_deadline": event.interest_deadline,
         "notify_coordinators_on_threshold": event.notify_coordinators_on_threshold,
+        "organising_organisation": event.organising_organisation_id,
+        "audience": event.audience,
+        "fee_sek": event.fee_sek,
     }
 
 

@@ -7,7 +7,16 @@ document.addEventListener("submit", function (event) {
     window.setTimeout(function () { button.disabled = true; }, 0);
   });
 });
-// Filters that apply as soon as a choice is made.
-document.querySelectorAll("form.filter select").forEach(function (select) {
-  select.addEventListener("change", function () { select.form.submit(); });
-});
+// The error summary: focus it (where autofocus is not honoured) and let its links move
+// the focus into the field they name, not only scroll to it.
+(function () {
+  var summary = document.querySelector("[data-error-summary]");
+  if (!summary) { return; }
+  if (document.activeElement !== summary) { summary.focus(); }
+  summary.addEventListener("click", function (event) {
+    var link = event.target.closest("a[href^='#']");
+    if (!link) { return; }
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (target) { event.preventDefault(); target.focus(); target.scrollIntoView({block: "center"}); }
+  });
+})();
