@@ -7,7 +7,7 @@ from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..accounts.passwords import PASSWORD_MAX, PASSWORD_MIN
-from ..core.form_base import KvarnForm, one_line
+from ..core.form_base import KvarnForm, new_password_field, one_line
 
 
 class LoginForm(KvarnForm):
@@ -40,22 +40,7 @@ class ForgotForm(KvarnForm):
 
 
 class ChoosePasswordForm(KvarnForm):
-    password = PasswordField(
-        _l("New password"),
-        validators=[
-            DataRequired(_l("Enter a password.")),
-            Length(
-                min=PASSWORD_MIN,
-                max=PASSWORD_MAX,
-                message=_l(
-                    "The password must be %(min)d to %(max)d characters long.",
-                    min=PASSWORD_MIN,
-                    max=PASSWORD_MAX,
-                ),
-            ),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field(_l("New password"), PASSWORD_MIN, PASSWORD_MAX)
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[EqualTo("password", _l("The two passwords are not the same."))],

@@ -9,8 +9,9 @@ from babel import support
 from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import PasswordField
 from wtforms.i18n import messages_path
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, Length
 
 from . import text
 from .errors import Refused
@@ -122,3 +123,23 @@ def error_list(form) -> list[tuple[str | None, str, str]]:
 
     walk(form)
     return problems
+
+
+def new_password_field(label, minimum: int, maximum: int) -> PasswordField:
+    """A field for a new password, with the one length message every form uses."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(
+                min=minimum,
+                max=maximum,
+                message=_l(
+                    "The password must be %(min)d to %(max)d characters long.",
+                    min=minimum,
+                    max=maximum,
+                ),
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

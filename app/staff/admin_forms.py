@@ -15,7 +15,6 @@ from wtforms.validators import (
     DataRequired,
     EqualTo,
     InputRequired,
-    Length,
     NumberRange,
     Optional,
     ValidationError,
@@ -24,7 +23,14 @@ from wtforms.validators import (
 from ..accounts import roles
 from ..accounts.organisations import ORGANISATION_NAME_MAX
 from ..accounts.passwords import PASSWORD_MAX, PASSWORD_MIN
-from ..core.form_base import KvarnForm, at_most, check_year, one_line, to_int_or_none
+from ..core.form_base import (
+    KvarnForm,
+    at_most,
+    check_year,
+    new_password_field,
+    one_line,
+    to_int_or_none,
+)
 from ..models import Role
 
 
@@ -61,26 +67,8 @@ class ConfirmForm(KvarnForm):
     """A button that changes something: nothing but the CSRF token."""
 
 
-def _password_field(label):
-    return PasswordField(
-        label,
-        validators=[
-            DataRequired(_l("Enter a password.")),
-            Length(
-                min=PASSWORD_MIN,
-                max=PASSWORD_MAX,
-                message=_l(
-                    "The password must be %(min)d to %(max)d characters long.",
-                    min=PASSWORD_MIN,
-                    max=PASSWORD_MAX,
-                ),
-            ),
-        ],
-    )
-
-
 class PasswordForm(KvarnForm):
-    password = _password_field(_l("New password"))
+    password = new_password_field(_l("New password"), PASSWORD_MIN, PASSWORD_MAX)
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[EqualTo("password", _l("The two passwords are not the same."))],
