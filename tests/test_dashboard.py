@@ -140,7 +140,8 @@ def test_dashboard_page_for_coordinator_and_organiser(app):
     assert "<svg" in html and "<progress" in html
     # Not by colour alone: the waiting list is hatched, segments carry numbers, and the
     # figures are a table anyone can open.
-    assert 'fill="url(#hatch-waitlisted)"' in html or "Kvällen" in html
+    assert 'fill="url(#hatch-waitlisted)"' in html  # in the course's legend and bars
+    assert re.search(r'text-anchor="middle"[^>]*>1</text>', html)  # a segment's own number
     assert '<details class="chart-table">' in html and "<table>" in html
     for name in ("Anna Alingsås", "Bertil Lerum", "Cecilia Lerum"):
         assert name not in html  # the dashboard shows figures, not people

@@ -35,20 +35,6 @@ def _last_end():
     )
 
 
-def upcoming_public(kind: EventKind | None = None) -> list[Event]:
-    """Listed events that have not ended, soonest first (sessions loaded)."""
-    last_end = _last_end()
-    query = (
-        sa.select(Event)
-        .join(last_end, last_end.c.event_id == Event.id)
-        .where(Event.status.in_(LISTED), last_end.c.ends_at > clock.now())
-        .options(sa.orm.selectinload(Event.sessions))
-    )
-    if kind is not None:
-        query = query.where(Event.kind == kind)
-    return sorted(db.session.scalars(query), key=lambda e: e.starts_at)
-
-
 @dataclass(frozen=True)
 class Filters:
     """What a visitor asks the listing for (all optional); ``past`` is the archive."""

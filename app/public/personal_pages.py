@@ -56,7 +56,7 @@ def _page(registration: Registration, edit_form=None, email_form=None, status: i
         position=reads.waitlist_position(registration),
         form=edit_form,
         email_form=email_form or EmailChangeForm(formdata=None),
-        changeable=details.notices_allow_change(registration) and can_cancel(registration, registration.event),
+        changeable=details.is_still_ahead(registration) and can_cancel(registration, registration.event),
     ), status
 
 

@@ -55,11 +55,11 @@ def _locked(token: str) -> Registration:
 
 
 def _editable(registration: Registration) -> None:
-    if registration.status not in CANCELLABLE or not notices_allow_change(registration):
+    if registration.status not in CANCELLABLE or not is_still_ahead(registration):
         raise Refused(_l("This registration can no longer be changed."))
 
 
-def notices_allow_change(registration: Registration) -> bool:
+def is_still_ahead(registration: Registration) -> bool:
     """Whether the event is still ahead (details of a past event stay as they were)."""
     ends = registration.event.ends_at
     return ends is None or ends > clock.now()
