@@ -317,3 +317,11 @@ def test_control_characters_in_a_page_are_never_echoed_raw(app):
     )
     assert page.status_code == 400
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", page.get_data(as_text=True))
+
+
+def test_a_host_no_url_can_be_built_for_gets_the_plain_page_and_no_error_log(app, caplog):
+    with caplog.at_level("ERROR"):
+        response = app.test_client().get("/events", headers={"Host": "kvarn..test"})
+    assert response.status_code == 400
+    assert "kvarn.css" in response.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, flash, g, jsonify, redirect, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -57,6 +58,8 @@ class NotFound(Exception):
 
 
 def _page(status: int, title: str, message: str, back: str | None = None):
+    if request_ctx.url_adapter is None:  # a Host name no URL can be built for: no layout
+        return _bare_page(status, title, message)
     try:
         return render_template("error.html", title=title, message=message, back=back), status
     except Exception:  # the page itself failed (a lost database): still no bare error
