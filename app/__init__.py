@@ -161,6 +161,8 @@ def _template_rules(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         registration_label=registration_statuses.label,
+        team_sentence=registration_statuses.team_sentence,
+        team_label=registration_statuses.team_label,
         can_cancel=registration_statuses.can_cancel,
         can_promote_by_hand=registration_statuses.can_promote_by_hand,
         seat_giving_event_statuses=[s.value for s in registration_statuses.SEAT_GIVING_EVENTS],

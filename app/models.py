@@ -186,6 +186,8 @@ class Event(db.Model):
     cancel_message: Mapped[str] = mapped_column(sa.Text, default="")
     # Raised whenever time or venue changes: calendar clients replace the old entry.
     ics_sequence: Mapped[int] = mapped_column(default=0)
+    # The most people one team sign-up may hold (the person signing up included).
+    max_team_size: Mapped[int] = mapped_column(default=8)
     # Gauging interest (evening lectures).
     interest_threshold: Mapped[int | None] = mapped_column()
     interest_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -272,11 +274,35 @@ class Registration(db.Model):
     manage_token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
     # The sign-up form's one-time key: a resubmitted (double-clicked) form finds its row.
     submission_key: Mapped[str | None] = mapped_column(exact_string(64), unique=True)
-    team_id: Mapped[int | None] = mapped_column()
+    team_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("team.id", ondelete="SET NULL"), index=True
+    )
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship()
     organisation: Mapped[Organisation] = relationship()
+    team: Mapped[Team | None] = relationship()
+
+
+class Team(db.Model):
+    """Colleagues signed up together by one person (the contact, who is also its first
+    member). Members are ordinary registrations sharing ``team_id``. With
+    ``keep_together`` all active members have seats or all wait, holding one place in the
+    queue (registrations.seats owns the rule)."""
+
+    __tablename__ = "team"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    keep_together: Mapped[bool] = mapped_column(default=False)
+    contact_name: Mapped[str] = mapped_column(sa.String(120))
+    contact_email: Mapped[str] = mapped_column(exact_string(254))
+    locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    manage_token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
+    # The team form's one-time key: a resubmitted (double-clicked) form finds its team.
+    submission_key: Mapped[str | None] = mapped_column(exact_string(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
 
 
 class OutboxStatus(enum.StrEnum):

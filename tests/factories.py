@@ -67,3 +67,24 @@ def sign_up(event_id: int, org_id: int, n: int | str = 0, **fields) -> seats.Sig
             **fields,
         ),
     )
+
+
+def team(
+    event_id: int, org_id: int, names: list[str] | int, keep: bool = False, **fields
+) -> seats.TeamSignUpResult:
+    """A team sign-up; ``names`` are the members' email local parts (the first signs up),
+    or a count (team<n> members named t<serial>-<i>)."""
+    if isinstance(names, int):
+        serial = next(_seq)
+        names = [f"t{serial}-{i}" for i in range(names)]
+    return seats.sign_up_team(
+        event_id,
+        seats.TeamSignUp(
+            members=tuple(
+                seats.Member(name=f"Person {n}", email=f"{n}@example.org", organisation_id=org_id)
+                for n in names
+            ),
+            keep_together=keep,
+            **fields,
+        ),
+    )

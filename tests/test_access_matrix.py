@@ -55,6 +55,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.change_email": PUBLIC,
     "public.confirm_email": PUBLIC,
     "public.calendar": PUBLIC,
+    "public.team": PUBLIC,  # the team link is the key
+    "public.team_add_member": PUBLIC,
+    "public.team_cancel_member": PUBLIC,
+    "public.team_cancel": PUBLIC,
+    "public.team_keep": PUBLIC,
     "public.set_language": PUBLIC,
     "public.privacy": PUBLIC,
     "public.accessibility": PUBLIC,
@@ -144,6 +149,7 @@ def build_world() -> World:
             name, email = NAMES[key]
             f.sign_up(event.id, org.id, name=name, email=email)
     spare = f.sign_up(course.id, org_a.id, name="Reserv Person", email="reserv@alingsas.example")
+    team = f.team(course.id, org_a.id, ["lag.ett", "lag.tva", "lag.tre"])
 
     def failed_message() -> OutboxMessage:
         message = OutboxMessage(
@@ -183,6 +189,8 @@ def build_world() -> World:
         "purpose": passwords.RESET,
         "link": passwords.make_token(spare_user, passwords.RESET),
         "change": details.email_change_token(spare.registration, "ny.adress@alingsas.example"),
+        "team_token": team.manage_token,
+        "member_id": team.placed[1][1].id,
     }
     return World(params, users)
 

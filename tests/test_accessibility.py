@@ -268,7 +268,7 @@ def error_states(page, audit: Audit, base: str, world) -> None:
 
     # The sign-up form sent empty.
     page.goto(f"{base}/events/{event_id}")
-    response = submit(page, "form.signup button[type=submit]")
+    response = submit(page, "form.signup > button[type=submit]")
     audit.expect_error(page, "sign-up form sent empty", response, {400})
 
     # The personal page's "change your details" with the name emptied.

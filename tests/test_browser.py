@@ -101,14 +101,14 @@ def test_a_professional_signs_up_and_cancels_and_the_next_in_line_gets_the_seat(
         asa.fill("#email", "asa.oberg@")
         asa.select_option("#organisation", label="Alingsås kommun")
         asa.fill("#work_team", "Familjeteamet")
-        asa.click("form.signup button[type=submit]")
+        asa.click("form.signup > button[type=submit]")
         expect(asa.locator("#email-error")).to_have_text(
             "Ange en giltig e-postadress, till exempel namn@kommun.se."
         )
         assert fresh_rows(sa.select(Registration.id)) == []
 
         asa.fill("#email", "asa.oberg@alingsas.example")
-        asa.click("form.signup button[type=submit]")
+        asa.click("form.signup > button[type=submit]")
         expect(asa.locator(".flash-success")).to_have_text(
             sv("You have a seat. A confirmation is on its way by email.")
         )
@@ -120,7 +120,7 @@ def test_a_professional_signs_up_and_cancels_and_the_next_in_line_gets_the_seat(
         bertil.fill("#name", "Bertil Lund")
         bertil.fill("#email", "bertil.lund@lerum.example")
         bertil.select_option("#organisation", label="Lerums kommun")
-        bertil.click("form.signup button[type=submit]")
+        bertil.click("form.signup > button[type=submit]")
         expect(bertil.locator("dd.status")).to_have_text("På väntelistan, nummer 1")
         bertil_link = bertil.url
 

@@ -35,7 +35,7 @@ def test_a_failed_sign_up_on_a_phone_moves_the_focus_to_an_error_summary(app):
         with live_server(app) as base, browser_page("sv-SE", java_script_enabled=javascript, **PHONE) as page:
             page.goto(f"{base}/events/{event.id}")
             page.fill("#email", "inte-en-adress")
-            page.click("form.signup button[type=submit]")
+            page.click("form.signup > button[type=submit]")
             assert page.title().startswith("Fel:"), page.title()
             summary = page.locator(".error-summary")
             assert summary.is_visible()

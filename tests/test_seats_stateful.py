@@ -1,9 +1,11 @@
 """Random runs of the seats module against a model of first come, first served.
 
 A Hypothesis state machine signs people up (with repeated emails in other letter case and
-resubmitted forms), cancels registrations in every state, raises and lowers capacity
-(lowering below the seats taken must be refused), promotes by hand, cancels events, and
-gathers interest for a lecture that it may confirm. After every step the database must
+resubmitted forms), signs up work teams (kept together or not, some members already
+registered), cancels registrations in every state, cancels a team member or a whole team,
+splits teams, raises and lowers capacity (lowering below the seats taken must be refused),
+promotes by hand, cancels events, and gathers interest for a lecture that it may confirm.
+The model serves the waiting list by its own first-fit reading of the team rule. After every step the database must
 match the model registration by registration, mail by mail, and keep the rules of docs/architecture.md
 (``tests.rules.assert_rules``).
 
@@ -61,7 +63,7 @@ _common = {
 # The CI profiles are derandomized: the same runs every time, so the check that every move
 # was exercised (MUST_SEE) cannot flake. seats-random and seats-long explore afresh.
 settings.register_profile(
-    "seats", max_examples=30, stateful_step_count=50, derandomize=True, **_common
+    "seats", max_examples=40, stateful_step_count=60, derandomize=True, **_common
 )
 settings.register_profile(
     "seats-servers", max_examples=10, stateful_step_count=40, derandomize=True, **_common
@@ -104,6 +106,18 @@ MUST_SEE = {
     "confirm gauged: refused",
     "confirm gauged: some wait",
     "confirm gauged: all get seats",
+    "team: kept, seats",
+    "team: kept, waits",
+    "team: not kept, some wait",
+    "team: refused, someone already registered",
+    "team: some rows left out",
+    "team: refused, too large to keep together",
+    "fill: passed over a waiting team",
+    "sign-up: seated past a waiting team",
+    "cancel team member",
+    "cancel team",
+    "split team",
+    "promote by hand: a team",
 }
 
 
@@ -115,6 +129,15 @@ class ModelRegistration:
     token: str
     status: S
     already_notices: int = 0
+    team: ModelTeam | None = None
+
+
+@dataclass
+class ModelTeam:
+    id: int
+    event: str
+    token: str
+    kept: bool
 
 
 @dataclass
@@ -138,6 +161,34 @@ class ModelEvent:
             (r for r in self.registrations if r.email == email and r.status != S.CANCELLED), None
         )
 
+    def units(self, status: S = S.WAITLISTED) -> list[list[ModelRegistration]]:
+        """Those in ``status`` in arrival order; a team kept together is one unit, at its
+        first member's place."""
+        result: list[list[ModelRegistration]] = []
+        teams: dict[int, list[ModelRegistration]] = {}
+        for r in self.with_status(status):
+            if r.team is not None and r.team.kept:
+                if r.team.id not in teams:
+                    teams[r.team.id] = []
+                    result.append(teams[r.team.id])
+                teams[r.team.id].append(r)
+            else:
+                result.append([r])
+        return result
+
+    def fits(self, newcomers: list[list[object]]) -> set[int]:
+        """Indexes of the newcomer units that get seats now: first fit, behind everyone."""
+        free = self.capacity - self.seated()
+        chosen: set[int] = set()
+        for index, unit in enumerate([*self.units(), *newcomers]):
+            if free <= 0:
+                break
+            if len(unit) <= free:
+                free -= len(unit)
+                chosen.add(index)
+        waiting = len(self.units())
+        return {i - waiting for i in chosen if i >= waiting}
+
 
 class SeatsMachine(RuleBasedStateMachine):
     """The seats module against a list of registrations kept in first-come order."""
@@ -154,11 +205,13 @@ class SeatsMachine(RuleBasedStateMachine):
         self.tried: set[tuple[str, str]] = set()  # refusals already tried this run
         self.steps = 0
         self.tries: Counter = Counter()  # how often a refusal was tried this run
+        self.teams: list[ModelTeam] = []
+        self.next_newcomer = 0
 
     # --- set-up ------------------------------------------------------------------------
 
     @initialize(
-        open_capacity=st.integers(0, 3),
+        open_capacity=st.integers(0, 4),
         waitlist=st.sampled_from([True, True, False]),
         gauged_capacity=st.integers(0, 3),
         threshold=st.integers(1, 4),
@@ -196,14 +249,24 @@ class SeatsMachine(RuleBasedStateMachine):
     # --- the model's own moves ---------------------------------------------------------
 
     def _fill(self, event: ModelEvent) -> None:
-        """A freed seat goes to the head of the waitlist (only in an open or closed event)."""
+        """Freed seats go to the waitlist in order, a unit at a time, first fit (only in an
+        open or closed event)."""
         if event.status not in (EventStatus.OPEN, EventStatus.CLOSED):
             return
-        for registration in event.with_status(S.WAITLISTED):
-            if event.seated() >= event.capacity:
+        free = event.capacity - event.seated()
+        passed_over = False
+        for unit in event.units():
+            if free <= 0:
                 break
-            registration.status = S.CONFIRMED
-            self.mails[registration.id, "promoted"] += 1
+            if len(unit) > free:
+                passed_over = True
+                continue
+            free -= len(unit)
+            if passed_over:
+                note("fill: passed over a waiting team")
+            for registration in unit:
+                registration.status = S.CONFIRMED
+                self.mails[registration.id, "promoted"] += 1
 
     def _expect_refusal(self, call, *args):
         with pytest.raises(Refused):
@@ -243,8 +306,10 @@ class SeatsMachine(RuleBasedStateMachine):
             return
         if event.status == EventStatus.GAUGING:
             expected = S.INTERESTED
-        elif event.seated() < event.capacity and not event.with_status(S.WAITLISTED):
+        elif event.fits([["newcomer"]]):
             expected = S.CONFIRMED
+            if any(len(unit) > 1 for unit in event.units()):
+                note("sign-up: seated past a waiting team")
         elif event.waitlist_enabled:
             expected = S.WAITLISTED
         else:
@@ -364,9 +429,14 @@ class SeatsMachine(RuleBasedStateMachine):
             return
         note("promote by hand: done")
         seats.promote_by_hand(registration.id, self.user_id)
-        event.capacity = max(event.capacity, event.seated() + 1)
-        registration.status = S.CONFIRMED
-        self.mails[registration.id, "promoted"] += 1
+        together = [registration]
+        if registration.team is not None and registration.team.kept:
+            note("promote by hand: a team")
+            together = [r for r in event.with_status(S.WAITLISTED) if r.team is registration.team]
+        event.capacity = max(event.capacity, event.seated() + len(together))
+        for member in together:
+            member.status = S.CONFIRMED
+            self.mails[member.id, "promoted"] += 1
 
     def _cancel_event(self, which: str) -> None:
         event = self.events[which]
@@ -424,8 +494,13 @@ class SeatsMachine(RuleBasedStateMachine):
         )
         seats.open_gauged_event(event.id, self.user_id)
         event.status = EventStatus.OPEN
-        for n, registration in enumerate(interested):
-            seat = n < event.capacity
+        free, seated = event.capacity, set()
+        for unit in event.units(S.INTERESTED):  # the team rule, first fit
+            if len(unit) <= free:
+                free -= len(unit)
+                seated.update(r.id for r in unit)
+        for registration in interested:
+            seat = registration.id in seated
             registration.status = S.CONFIRMED if seat else S.WAITLISTED
             self.mails[registration.id, "confirmation" if seat else "waitlisted"] += 1
 
@@ -436,6 +511,141 @@ class SeatsMachine(RuleBasedStateMachine):
         self.tried.add(("confirm", "course"))
         self._expect_refusal(seats.open_gauged_event, self.events["course"].id, self.user_id)
         note("confirm gauged: refused")
+
+
+    # --- work teams ----------------------------------------------------------------------
+
+    @rule(
+        which=st.sampled_from(["course", "course", "lecture"]),
+        # Colleagues mostly from outside the pool of single sign-ups, some from inside it.
+        people=st.lists(st.integers(0, 3 * PEOPLE - 1), min_size=2, max_size=3, unique=True),
+        kept=st.sampled_from([True, True, False]),
+    )
+    def sign_up_team(self, which, people, kept):
+        event = self.events[which]
+        emails = [f"person{p}@example.org" for p in people]
+        data = seats.TeamSignUp(
+            members=tuple(
+                seats.Member(f"Person {p}", email, self.org.id) for p, email in zip(people, emails, strict=True)
+            ),
+            keep_together=kept,
+        )
+        if event.status == EventStatus.CANCELLED:
+            self._expect_refusal(seats.sign_up_team, event.id, data)
+            return
+        gauging = event.status == EventStatus.GAUGING
+        if kept and not gauging and len(emails) > event.capacity:
+            self._expect_refusal(seats.sign_up_team, event.id, data)
+            note("team: refused, too large to keep together")
+            return
+        taken = [i for i, email in enumerate(emails) if event.active_by_email(email)]
+        rows = [i for i in range(len(emails)) if i not in taken]
+        if taken and (kept or not rows):
+            with pytest.raises(seats.RowsRefused) as refused:
+                seats.sign_up_team(event.id, data)
+            assert sorted(refused.value.rows) == taken
+            note("team: refused, someone already registered")
+            return
+        if gauging:
+            statuses = dict.fromkeys(rows, S.INTERESTED)
+        else:
+            newcomers = [rows] if kept else [[i] for i in rows]
+            placed = event.fits(newcomers)
+            seated = {i for n in placed for i in newcomers[n]}
+            statuses = {i: S.CONFIRMED if i in seated else S.WAITLISTED for i in rows}
+            if not event.waitlist_enabled and S.WAITLISTED in statuses.values():
+                if kept or all(v == S.WAITLISTED for v in statuses.values()):
+                    with pytest.raises(Refused) as refused:
+                        seats.sign_up_team(event.id, data)
+                    assert refused.value.code == "full"
+                    return
+                statuses = {i: v for i, v in statuses.items() if v == S.CONFIRMED}
+        result = seats.sign_up_team(event.id, data)
+        assert [i for i, _ in result.placed] == sorted(statuses)
+        assert sorted(result.refused) == sorted(set(range(len(emails))) - set(statuses))
+        if result.refused:
+            note("team: some rows left out")
+        values = set(statuses.values())
+        if kept and not gauging:
+            note("team: kept, seats" if values == {S.CONFIRMED} else "team: kept, waits")
+        elif not gauging and S.WAITLISTED in values:
+            note("team: not kept, some wait")
+        team = ModelTeam(result.team.id, which, result.manage_token, kept)
+        for i, created in result.placed:
+            assert created.status == statuses[i]
+            registration = ModelRegistration(
+                created.id, which, emails[i], created.manage_token, statuses[i], team=team
+            )
+            event.registrations.append(registration)
+            self.by_id[created.id] = registration
+            kind = {S.CONFIRMED: "confirmation", S.WAITLISTED: "waitlisted"}[statuses[i]] if not gauging else "interest_received"
+            self.mails[created.id, kind] += 1
+        for i in taken:
+            event.active_by_email(emails[i]).already_notices += 1
+        self.teams.append(team)
+        if gauging and not event.threshold_reached:
+            if len(event.with_status(S.INTERESTED)) >= event.threshold:
+                event.threshold_reached = True
+
+    def _members(self, team: ModelTeam) -> list[ModelRegistration]:
+        return [r for r in self.events[team.event].registrations if r.team is team]
+
+    @precondition(lambda self: any(r.team for r in self._having(*ACTIVE)))
+    @rule(pick=st.integers(0, 99))
+    def cancel_team_member(self, pick):
+        members = [r for r in self._having(*ACTIVE) if r.team is not None]
+        registration = members[pick % len(members)]
+        seats.cancel_team_member(registration.team.token, registration.id)
+        note("cancel team member")
+        registration.status = S.CANCELLED
+        self.mails[registration.id, "cancelled"] += 1
+        self._fill(self.events[registration.event])
+
+    @precondition(lambda self: any(r.team for r in self._having(*ACTIVE)))
+    @rule(pick=st.integers(0, 99))
+    def cancel_team(self, pick):
+        teams = sorted({r.team.id: r.team for r in self._having(*ACTIVE) if r.team}.items())
+        team = teams[pick % len(teams)][1]
+        seats.cancel_team(team.token)
+        note("cancel team")
+        for registration in self._members(team):
+            if registration.status in ACTIVE:
+                registration.status = S.CANCELLED
+                self.mails[registration.id, "cancelled"] += 1
+        self._fill(self.events[team.event])
+
+    def _waiting_kept(self) -> list[ModelRegistration]:
+        return [r for r in self._having(S.WAITLISTED) if r.team is not None and r.team.kept]
+
+    @precondition(lambda self: self._waiting_kept() and self.next_newcomer < 20)
+    @rule()
+    def sign_up_behind_a_waiting_team(self):
+        """Someone new signs up while a team kept together waits (a seat if one fits them)."""
+        which = self._waiting_kept()[0].event
+        self.next_newcomer += 1
+        self._sign_up(which, 100 + self.next_newcomer, False, None)
+
+    @precondition(lambda self: self._waiting_kept() and self._having(S.CONFIRMED))
+    @rule(pick=st.integers(0, 99))
+    def cancel_while_a_team_waits(self, pick):
+        """A seat frees while a team kept together waits: who behind it fits goes first."""
+        self._cancel(self._choose((S.CONFIRMED,), S.CONFIRMED, pick))
+
+    @precondition(lambda self: self._waiting_kept())
+    @rule(pick=st.integers(0, 99))
+    def promote_team_member_by_hand(self, pick):
+        waiting = self._waiting_kept()
+        self._promote(waiting[pick % len(waiting)])
+
+    @precondition(lambda self: any(t.kept for t in self.teams))
+    @rule(pick=st.integers(0, 99))
+    def split_team(self, pick):
+        kept = [t for t in self.teams if t.kept]
+        team = kept[pick % len(kept)]
+        seats.set_keep_together(team.token, False)
+        note("split team")
+        team.kept = False
+        self._fill(self.events[team.event])
 
     # --- after every step ----------------------------------------------------------------
 
@@ -467,8 +677,9 @@ class SeatsMachine(RuleBasedStateMachine):
                     )
                 )
             }
-            positions = [reads.waitlist_position(rows[w.id]) for w in waiting]
-            assert positions == list(range(1, len(waiting) + 1))
+            expected = {r.id: n for n, unit in enumerate(ev.units(), start=1) for r in unit}
+            assert {w.id: reads.waitlist_position(rows[w.id]) for w in waiting} == expected
+            assert reads.waitlist_positions(ev.id) == expected
             assert_rules(ev.id)
 
         sent = Counter(

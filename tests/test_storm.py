@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.core.extensions import db
-from app.models import OutboxMessage, Registration, RegistrationStatus
+from app.models import OutboxMessage, Registration, RegistrationStatus, Team
 from app.registrations import reads, seats
 from tests import factories as f
 from tests.rules import assert_rules
@@ -51,6 +51,14 @@ def _call(app, task: tuple) -> dict:
                 )
                 outcome = result.outcome.value
                 reg_id = result.registration.id if result.registration else None
+            elif kind == "team":
+                prefix, size, keep = arg
+                members = tuple(
+                    seats.Member(f"{prefix}-{i}", f"{prefix}-{i}@storm.test", org_id) for i in range(size)
+                )
+                result = seats.sign_up_team(event_id, seats.TeamSignUp(members, keep_together=keep))
+                outcome = [r.status.value for _, r in result.placed]
+                reg_id = result.team.id
             elif kind == "confirm":
                 confirmed, waitlisted = seats.open_gauged_event(event_id, user_id=None)
                 outcome, reg_id = f"{len(confirmed)}+{len(waitlisted)}", None
@@ -288,3 +296,106 @@ def test_confirm_racing_with_interest_loses_nobody(db_app, storm):
     ).all()
     assert sorted(outcome_mail) == sorted((r.id, 1) for r in rows)
     assert_rules(event.id)
+
+
+def _replay(events: list[tuple], capacity: int) -> dict[int, str]:
+    """The statuses first come, first served with the team rule gives when the storm's
+    sign-ups and cancellations happen one at a time in the order the database serialised
+    them: an independent model (first fit, a kept team one unit at its first place)."""
+    status: dict[int, str] = {}
+    order: list[int] = []
+    kept_team: dict[int, int | None] = {}
+
+    def units() -> list[list[int]]:
+        result, teams = [], {}
+        for rid in order:
+            if status[rid] != "waitlisted":
+                continue
+            team = kept_team[rid]
+            if team is None:
+                result.append([rid])
+            elif team in teams:
+                teams[team].append(rid)
+            else:
+                teams[team] = [rid]
+                result.append(teams[team])
+        return result
+
+    def free() -> int:
+        return capacity - sum(s == "confirmed" for s in status.values())
+
+    def first_fit(queue) -> list[int]:
+        left, chosen = free(), []
+        for unit in queue:
+            if left > 0 and len(unit) <= left:
+                chosen += unit
+                left -= len(unit)
+        return chosen
+
+    for _moment, kind, ids, team in events:
+        if kind == "cancel":
+            status[ids[0]] = "cancelled"
+        else:
+            for rid in ids:
+                status[rid], kept_team[rid] = "waitlisted", team
+                order.append(rid)
+        for rid in first_fit(units()):
+            status[rid] = "confirmed"
+    return status
+
+
+@pytest.mark.slow
+def test_storm_of_teams_singles_and_cancellations_keeps_the_team_rule(db_app, storm):
+    """Teams (kept together and not) race single sign-ups and cancellations; the outcome
+    must be what one-at-a-time first come, first served with the team rule gives."""
+    org = f.organisation()
+    capacity = 12
+    event = f.event(capacity=capacity)
+    config = {key: db_app.config[key] for key in CHILD_KEYS}
+    early = [f.sign_up(event.id, org.id, f"early{n}").registration for n in range(8)]
+    tasks = [("sign_up", f"s{n:02d}", event.id, org.id) for n in range(20)]
+    tasks += [("team", (f"t{n}", 2 + n % 3, n % 2 == 0), event.id, org.id) for n in range(8)]
+    tasks += [("cancel", r.manage_token, event.id, org.id) for r in early[:6]]
+    calls = storm.run(config, tasks)
+
+    rows = _rows(event.id)
+    assert_rules(event.id)
+    teams = {t.id: t for t in db.session.scalars(sa.select(Team).where(Team.event_id == event.id))}
+    assert len(teams) == 8
+    # What each team caller was told is what the database holds, member by member, unless a
+    # later cancellation promoted a member who was told to wait.
+    for call in calls:
+        if call["task"][0] == "team":
+            members = [r for r in rows if r.team_id == call["id"]]
+            assert len(members) == len(call["outcome"])
+            for member, told in zip(members, call["outcome"], strict=True):
+                assert told == member.status.value or (told, member.status) == ("waitlisted", S.CONFIRMED)
+    # Replay in the database's serial order: sign-ups by (created_at, id), cancellations by
+    # the moment they were made (both stamped under the event lock).
+    seen_teams, events = set(), []
+    for r in rows:
+        if r.id in {e.id for e in early}:
+            events.append((_as_ts(r.created_at), "single", [r.id], None))
+        elif r.team_id is None:
+            events.append((_as_ts(r.created_at), "single", [r.id], None))
+        elif r.team_id not in seen_teams:
+            seen_teams.add(r.team_id)
+            members = [m.id for m in rows if m.team_id == r.team_id]
+            kept = r.team_id if teams[r.team_id].keep_together else None
+            events.append((_as_ts(r.created_at), "team", members, kept))
+    cancelled = {r.id for r in early[:6]}
+    events += [(_as_ts(r.status_changed_at), "cancel", [r.id], None) for r in rows if r.id in cancelled]
+    events.sort(key=lambda e: (e[0], e[1] != "single" and e[1] != "team"))
+    expected = _replay(events, capacity)
+    assert {r.id: r.status.value for r in rows} == expected
+    assert sum(r.status == S.CONFIRMED for r in rows) == capacity
+    # One creation mail per member, one summary per team, one promotion mail per promotion.
+    mails = db.session.execute(
+        sa.select(OutboxMessage.kind, OutboxMessage.registration_id).where(OutboxMessage.event_id == event.id)
+    ).all()
+    created = sorted(reg for kind, reg in mails if kind in ("confirmation", "waitlisted"))
+    assert created == sorted(r.id for r in rows)
+    assert sum(kind == "team_created" for kind, _ in mails) == 8
+    promoted = sorted(reg for kind, reg in mails if kind == "promoted")
+    waited = {reg for kind, reg in mails if kind == "waitlisted"}
+    assert promoted == sorted(r.id for r in rows if r.id in waited and r.status == S.CONFIRMED)

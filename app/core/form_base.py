@@ -113,8 +113,8 @@ def error_list(form) -> list[tuple[str | None, str, str]]:
             if hasattr(field, "entries"):  # FieldList
                 walk(field.entries)
                 for message in field.errors:
-                    if isinstance(message, str):
-                        problems.append((field.id, str(field.label.text), message))
+                    if not isinstance(message, dict | list | tuple):  # not an entry's errors
+                        problems.append((field.id, str(field.label.text), str(message)))
             elif hasattr(field, "form"):  # FormField
                 walk(field.form)
             else:

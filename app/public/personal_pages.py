@@ -49,9 +49,13 @@ def _page(registration: Registration, edit_form=None, email_form=None, status: i
             },
         )
     edit_form.organisation.choices = signup_choices()
+    team = reads.team_facts(registration.team_id) if registration.team_id is not None else None
+    contact = registration.team is not None and registration.team.contact_email == registration.email
     return render_template(
         "public/manage.html",
         registration=registration,
+        team=team,
+        team_link=url_for("public.team", team_token=team.manage_token) if team and contact else None,
         event=registration.event,
         position=reads.waitlist_position(registration),
         form=edit_form,

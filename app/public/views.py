@@ -28,7 +28,7 @@ from ..events.calendar_files import event_calendar_bytes
 from ..events.statuses import kind_label
 from ..models import Event, EventKind
 from ..registrations import reads, seats
-from .forms import EventFilterForm, SignupForm
+from .forms import EventFilterForm, SignupForm, blank_colleague_row
 
 bp = Blueprint("public", __name__)
 
@@ -83,10 +83,19 @@ def archive():
 
 def _render_event(event: Event, form: SignupForm, status: int = 200, notice: str | None = None):
     form.organisation.choices = signup_choices()
+    same = [("", _("Same as yours")), *active_organisations()]
+    template_row = blank_colleague_row()
+    for row in [template_row, *(entry.form for entry in form.colleagues)]:
+        row.organisation.choices = same
     counts = reads.counts_of(event.id)
     return (
         render_template(
-            "public/event.html", event=event, form=form, counts=counts, notice=notice
+            "public/event.html",
+            event=event,
+            form=form,
+            counts=counts,
+            notice=notice,
+            colleague_template=template_row,
         ),
         status,
     )
@@ -116,8 +125,12 @@ def register(event_id: int):
     # The seats module reads the event and the organisation under its lock; they are
     # read here again only to show the form with its messages.
     form = SignupForm()
+    if _edit_rows(form, request.form.get("action", "")):
+        return _render_event(listing.public_event(event_id), form)
     if not form.validate():
         return _render_event(listing.public_event(event_id), form, 400)
+    if form.colleagues.entries:
+        return _register_team(event_id, form)
     data = seats.SignUp(
         name=form.name.data,
         email=form.email.data,
@@ -151,6 +164,79 @@ def register(event_id: int):
     if result.outcome in flash_for:
         flash(flash_for[result.outcome], "success")
     return redirect(url_for("public.manage", token=result.manage_token), 303)
+
+
+def _edit_rows(form: SignupForm, action: str) -> bool:
+    """The form's own buttons without JavaScript: add a colleague's row or remove one.
+    Nothing is validated or written; the page comes back with the rows changed."""
+    if action == "add-colleague":
+        if len(form.colleagues) < form.colleagues.max_entries:
+            form.colleagues.append_entry()
+    elif action.startswith("remove-colleague-"):
+        name = "colleagues-" + action.removeprefix("remove-colleague-")
+        form.colleagues.entries = [e for e in form.colleagues.entries if e.name != name]
+    else:
+        return False
+    form.number_rows()
+    return True
+
+
+def _register_team(event_id: int, form: SignupForm):
+    """Sign up the person and their colleagues as one team (``seats.sign_up_team``)."""
+    organisation, work_team = form.organisation.data, form.work_team.data or ""
+    members = [
+        seats.Member(form.name.data, form.email.data, organisation, work_team, form.needs.data or "")
+    ] + [
+        seats.Member(
+            row.name.data,
+            row.email.data,
+            row.organisation.data or organisation,
+            row.work_team.data or work_team,
+        )
+        for row in (entry.form for entry in form.colleagues)
+    ]
+    data = seats.TeamSignUp(
+        members=tuple(members),
+        keep_together=form.keep_together.data,
+        locale=current_language(),
+        submission_key=form.submission_key.data or None,
+    )
+    try:
+        result = seats.sign_up_team(event_id, data)
+    except seats.RowsRefused as refusal:
+        _refuse_rows(form, refusal)
+        return _render_event(listing.public_event(event_id), form, 400)
+    except Refused as refusal:
+        refuse_onto(form, refusal)
+        return _render_event(listing.public_event(event_id), form, 400)
+    if not result.resubmitted:
+        flash(_team_flash(result), "success")
+        for index, why in sorted(result.refused.items()):
+            person = members[index]
+            flash(_("%(name)s (%(email)s) was not signed up: %(why)s", name=person.name, email=person.email, why=why), "warning")
+    return redirect(url_for("public.team", team_token=result.manage_token), 303)
+
+
+def _refuse_rows(form: SignupForm, refusal: seats.RowsRefused) -> None:
+    """Each refused row's reason next to its field; the message above the form."""
+    form.form_errors.append(refusal.message)
+    for index, (name, why) in refusal.rows.items():
+        row = form if index == 0 else form.colleagues.entries[index - 1].form
+        field = row[name]
+        field.errors = [*field.errors, why]
+
+
+def _team_flash(result: seats.TeamSignUpResult) -> str:
+    statuses = [registration.status.value for _, registration in result.placed]
+    seated, waiting = statuses.count("confirmed"), statuses.count("waitlisted")
+    if statuses.count("interested"):
+        return _("Thank you! Your team's interest is registered. Everyone gets their own email.")
+    return _(
+        "Your team is signed up: %(seated)d with a seat, %(waiting)d on the waiting list. "
+        "Everyone gets their own email, and you get a summary.",
+        seated=seated,
+        waiting=waiting,
+    )
 
 
 @bp.get("/lang/<code>")

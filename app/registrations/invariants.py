@@ -7,14 +7,18 @@ use it. It reads with plain queries in the current app context and changes nothi
 Checked, for one event:
 
 1. seats taken (confirmed, attended, no-show) <= capacity;
-2. no waitlisted person while a seat is free (a waiting team may sit out only if it does
-   not fit), and nobody waits in an event that is not open or closed;
-   waiting is first come, first served: nobody holds a seat ahead of an earlier waitlisted
-   person in ``(created_at, id)`` order, except people promoted by hand (audit
-   ``registration.promote``) and team members (first fit);
+2. no waiting unit fits in the free seats (a unit is one person, or a team kept together:
+   it may sit out only while it does not fit), and nobody waits in an event that is not
+   open or closed; waiting is first come, first served: nobody holds a seat ahead of an
+   earlier person waiting alone in ``(created_at, id)`` order, except people promoted by
+   hand (audit ``registration.promote``) — the waiting teams kept together that are passed
+   over are exactly those that do not fit (first fit), and members of a team split since
+   (audit ``team.split``) may have been passed over while it was kept;
 3. at most one active registration per (event, email), and ``active_email`` says exactly
    which rows are active;
-4. a cancelled event has no active registration.
+4. a cancelled event has no active registration;
+5. the team rule: the active members of a team kept together all have seats, all wait, or
+   all are interested — never some of each.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections import Counter, defaultdict
 import sqlalchemy as sa
 
 from ..core.extensions import db
-from ..models import AuditEntry, Event, EventStatus, Registration, RegistrationStatus
+from ..models import AuditEntry, Event, EventStatus, Registration, RegistrationStatus, Team
 from .statuses import SEATED
 
 S = RegistrationStatus
@@ -42,10 +46,16 @@ def rule_violations(event_id: int) -> list[str]:
             Registration.active_email,
             Registration.status,
             Registration.team_id,
+            Team.keep_together,
         )
+        .outerjoin(Team, Team.id == Registration.team_id)
         .where(Registration.event_id == event_id)
         .order_by(Registration.created_at, Registration.id)
     ).all()
+
+    def kept(r) -> bool:
+        return r.team_id is not None and bool(r.keep_together)
+
     problems: list[str] = []
 
     seated = [r for r in rows if r.status in SEATED]
@@ -57,8 +67,8 @@ def rule_violations(event_id: int) -> list[str]:
     if waiting and event.status not in (EventStatus.OPEN, EventStatus.CLOSED):
         problems.append(f"{len(waiting)} waitlisted in an event that is {event.status.value}")
     elif waiting and free > 0 and event.phase() != EventStatus.FINISHED:
-        teams: dict[int, int] = Counter(r.team_id for r in waiting if r.team_id is not None)
-        alone = [r.id for r in waiting if r.team_id is None]
+        teams: dict[int, int] = Counter(r.team_id for r in waiting if kept(r))
+        alone = [r.id for r in waiting if not kept(r)]
         fitting = [team for team, size in teams.items() if size <= free]
         if alone or fitting:
             problems.append(
@@ -74,12 +84,31 @@ def rule_violations(event_id: int) -> list[str]:
             )
         )
     )
-    first_waiting = next((i for i, r in enumerate(rows) if r.status == S.WAITLISTED), None)
+    # Members of a team that was kept together and later split may have been passed over
+    # then (first fit), so people behind them may hold seats rightly.
+    team_ids = {r.team_id for r in rows if r.team_id is not None}
+    split = set(
+        db.session.scalars(
+            sa.select(AuditEntry.object_id).where(
+                AuditEntry.action == "team.split",
+                AuditEntry.object_type == "team",
+                AuditEntry.object_id.in_(team_ids or {-1}),
+            )
+        )
+    )
+    first_waiting = next(
+        (
+            i
+            for i, r in enumerate(rows)
+            if r.status == S.WAITLISTED and not kept(r) and r.team_id not in split
+        ),
+        None,
+    )
     if first_waiting is not None:
         jumped = [
             r.id
             for r in rows[first_waiting + 1 :]
-            if r.status in SEATED and r.id not in hand_promoted and r.team_id is None
+            if r.status in SEATED and r.id not in hand_promoted
         ]
         if jumped:
             problems.append(
@@ -99,6 +128,14 @@ def rule_violations(event_id: int) -> list[str]:
     for email, ids in active.items():
         if len(ids) > 1:
             problems.append(f"{email} has {len(ids)} active registrations: {ids}")
+
+    placed = defaultdict(set)
+    for r in rows:
+        if kept(r) and r.status != S.CANCELLED:
+            placed[r.team_id].add("seated" if r.status in SEATED else r.status.value)
+    for team_id, kinds in sorted(placed.items()):
+        if len(kinds) > 1:
+            problems.append(f"team {team_id} is kept together but its members are {sorted(kinds)}")
 
     if event.status == EventStatus.CANCELLED and active:
         problems.append(

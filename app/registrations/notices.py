@@ -22,8 +22,8 @@ from ..core.i18n import format_span
 from ..core.text import printable
 from ..core.urls import absolute_url
 from ..mail import calendar, outbox
-from ..models import Event, EventSession, OutboxMessage, Registration, Role, User
-from .reads import waitlist_position
+from ..models import Event, EventSession, OutboxMessage, Registration, Role, Team, User
+from .reads import team_facts, waitlist_position, waitlist_positions
 from .statuses import SEATED
 
 #: Kinds whose mail carries a calendar file by default, and with which METHOD.
@@ -43,6 +43,10 @@ _DEFAULT = object()
 
 def manage_url(registration: Registration) -> str:
     return absolute_url(f"/r/{registration.manage_token}")
+
+
+def team_url(team: Team) -> str:
+    return absolute_url(f"/t/{team.manage_token}")
 
 
 def event_url(event: Event) -> str:
@@ -189,6 +193,7 @@ def registration_context(
         "contact_email": reply_to_for(event),
         "calendar": calendar_method,
         "describe_change": describe_change,
+        "team": team_facts(registration.team_id) if registration.team_id is not None else None,
         **extra,
     }
 
@@ -268,6 +273,36 @@ def registration_created(registration: Registration, position: int | None = None
     # The key names a registration made in this transaction: nothing can have it yet.
     enqueue_for_registration(
         kind, registration, _key(kind, registration), position=position, new_key=True
+    )
+
+
+def team_created(
+    team: Team, members: list[Registration], not_signed_up: list[tuple[str, str, str]]
+) -> None:
+    """The contact's one summary of a team sign-up: every member's status (and place in
+    line) and the team's link; ``not_signed_up`` lists (name, email, why) of refused rows."""
+    event = team.event
+    waiting = any(r.status.value == "waitlisted" for r in members)
+    outbox.enqueue(
+        kind="team_created",
+        recipient=team.contact_email,
+        locale=team.locale,
+        dedupe_key=f"team_created:{team.id}",
+        context={
+            "event": event,
+            "sessions": list(event.sessions),
+            "event_url": event_url(event),
+            "contact_email": reply_to_for(event),
+            "contact_name": team.contact_name,
+            "team": team_facts(team.id),
+            "members": members,
+            "positions": waitlist_positions(event.id) if waiting else {},
+            "not_signed_up": not_signed_up,
+            "manage_url": team_url(team),
+        },
+        reply_to=reply_to_for(event),
+        event_id=event.id,
+        key_checked=True,
     )
 
 

@@ -1,15 +1,19 @@
-"""Read-only views of registrations for pages, reports and mail: waitlist places and
-seat counts, counted in the database. Nothing here writes (that is ``seats``).
+"""Read-only views of registrations for pages, reports and mail: waitlist places (a team
+kept together shares one, ``queue``), seat counts and teams, counted in the database.
+Nothing here writes (that is ``seats``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..core.extensions import db
-from ..models import Registration, RegistrationStatus
+from ..models import Registration, RegistrationStatus, Team
+from . import queue
 from .statuses import SEATED
 
 S = RegistrationStatus
@@ -52,34 +56,189 @@ def counts_of(event_id: int) -> Counts:
     return counts_for([event_id])[event_id]
 
 
+def _kept(team=Team) -> sa.ColumnElement[bool]:
+    return sa.and_(Registration.team_id.is_not(None), team.keep_together == sa.true())
+
+
 def waitlist_position(registration: Registration) -> int | None:
-    """The person's place in the queue (1 = next), or None when not waiting."""
+    """The person's place in line (1 = next), or None when not waiting. A team kept
+    together counts as one place, for everyone ahead and for its own members."""
     if registration.status != S.WAITLISTED:
         return None
-    ahead = db.session.scalar(
-        sa.select(sa.func.count(Registration.id)).where(
-            Registration.event_id == registration.event_id,
-            Registration.status == S.WAITLISTED,
-            sa.or_(
-                Registration.created_at < registration.created_at,
-                sa.and_(
-                    Registration.created_at == registration.created_at,
-                    Registration.id < registration.id,
-                ),
+    ahead = sa.or_(
+        Registration.created_at < registration.created_at,
+        sa.and_(
+            Registration.created_at == registration.created_at,
+            Registration.id < registration.id,
+        ),
+    )
+    own_team = registration.team_id if registration.team_id is not None else -1
+    alone, teams = db.session.execute(
+        sa.select(
+            sa.func.count(sa.case((sa.not_(_kept()), Registration.id))),
+            sa.func.count(
+                sa.distinct(
+                    sa.case((sa.and_(_kept(), Registration.team_id != own_team), Registration.team_id))
+                )
             ),
         )
+        .select_from(Registration)
+        .outerjoin(Team, Team.id == Registration.team_id)
+        .where(
+            Registration.event_id == registration.event_id,
+            Registration.status == S.WAITLISTED,
+            ahead,
+        )
+    ).one()
+    return int(alone or 0) + int(teams or 0) + 1
+
+
+def waiting_line(event_id: int) -> list[queue.InLine]:
+    """The event's waiting list in queue order, as ``queue`` reads it (one statement)."""
+    rows = db.session.execute(
+        sa.select(Registration.id, Registration.team_id, Team.keep_together)
+        .outerjoin(Team, Team.id == Registration.team_id)
+        .where(Registration.event_id == event_id, Registration.status == S.WAITLISTED)
+        .order_by(Registration.created_at, Registration.id)
     )
-    return ahead + 1
+    return [queue.InLine(id_, team if keep else None) for id_, team, keep in rows]
 
 
 def waitlist_positions(event_id: int) -> dict[int, int]:
     """Every waiting registration's place, in one query: {registration id: place}."""
-    waiting = db.session.scalars(
-        sa.select(Registration.id)
-        .where(Registration.event_id == event_id, Registration.status == S.WAITLISTED)
-        .order_by(Registration.created_at, Registration.id)
-    ).all()
-    return {registration_id: n for n, registration_id in enumerate(waiting, start=1)}
+    return queue.places(queue.units(waiting_line(event_id)))
+
+
+@dataclass(frozen=True)
+class TeamFacts:
+    """A team as its members and its contact see it."""
+
+    id: int
+    keep_together: bool
+    contact_name: str
+    manage_token: str
+    #: Members with a seat, waiting, interested (active members are their sum).
+    seated: int
+    waiting: int
+    interested: int
+    #: The team's place in line when it waits kept together (else None).
+    position: int | None
+
+    @property
+    def size(self) -> int:
+        return self.seated + self.waiting + self.interested
+
+
+def team_facts(team_id: int) -> TeamFacts | None:
+    """Size, statuses and place in line of one team (two statements)."""
+    team = db.session.get(Team, team_id)
+    if team is None:
+        return None
+    seated, waiting, interested = db.session.execute(
+        sa.select(*count_columns()).where(Registration.team_id == team_id)
+    ).one()
+    position = None
+    if team.keep_together and waiting:
+        first = db.session.scalar(
+            sa.select(Registration)
+            .where(Registration.team_id == team_id, Registration.status == S.WAITLISTED)
+            .order_by(Registration.created_at, Registration.id)
+            .limit(1)
+        )
+        position = waitlist_position(first)
+    return TeamFacts(
+        team.id,
+        team.keep_together,
+        team.contact_name,
+        team.manage_token,
+        int(seated or 0),
+        int(waiting or 0),
+        int(interested or 0),
+        position,
+    )
+
+
+def team_members(team_id: int) -> list[Registration]:
+    """A team's members in their order, cancelled ones included (they show as such)."""
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.team_id == team_id)
+            .order_by(Registration.created_at, Registration.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EventTeam:
+    """A team as staff lists show it: numbered within its event, in sign-up order."""
+
+    id: int
+    number: int
+    contact_name: str
+    keep_together: bool
+    #: Members not cancelled.
+    size: int
+
+
+def event_teams(event_id: int) -> dict[int, EventTeam]:
+    """Every team of an event, numbered 1, 2, … in sign-up order (one statement)."""
+    active = sa.func.count(sa.case((Registration.status != S.CANCELLED, Registration.id)))
+    rows = db.session.execute(
+        sa.select(Team.id, Team.contact_name, Team.keep_together, active)
+        .outerjoin(Registration, Registration.team_id == Team.id)
+        .where(Team.event_id == event_id)
+        .group_by(Team.id, Team.contact_name, Team.keep_together, Team.created_at)
+        .order_by(Team.created_at, Team.id)
+    )
+    return {
+        team_id: EventTeam(team_id, number, name, bool(keep), int(size or 0))
+        for number, (team_id, name, keep, size) in enumerate(rows, start=1)
+    }
+
+
+def grouped_by_team(rows: list, team_of: Callable[[Any], int | None]) -> list:
+    """Rows in queue order with each team's members together, at its first member's place."""
+    first: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        team = team_of(row)
+        if team is not None:
+            first.setdefault(team, index)
+    return [
+        row
+        for _, row in sorted(
+            enumerate(rows),
+            key=lambda pair: (first.get(team_of(pair[1]), pair[0]), pair[0]),
+        )
+    ]
+
+
+def team_counts_for(event_ids) -> dict[int, tuple[int, int]]:
+    """{event id: (teams with someone registered, people in them)} in one GROUP BY."""
+    event_ids = list(event_ids)
+    if not event_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            Registration.event_id,
+            sa.func.count(sa.distinct(Registration.team_id)),
+            sa.func.count(Registration.team_id),
+        )
+        .where(
+            Registration.event_id.in_(event_ids),
+            Registration.team_id.is_not(None),
+            Registration.status != S.CANCELLED,
+        )
+        .group_by(Registration.event_id)
+    )
+    return {event_id: (int(teams), int(people)) for event_id, teams, people in rows}
+
+
+def team_by_token(token: str) -> Team | None:
+    """The team a team link names (None for an unknown or malformed token)."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.scalar(sa.select(Team).where(Team.manage_token == token))
 
 
 def by_manage_token(token: str) -> Registration | None:

@@ -7,8 +7,10 @@ and commits it all together. Nothing else in Kvarn assigns ``Registration.status
 
 The rules (docs/architecture.md, "Rules that never break"): confirmed <= capacity;
 the waitlist is served in ``(created_at, id)`` order; a newcomer gets a seat only if
-one is free and nobody waits; a freed seat goes to the waitlist first.
-Which statuses allow what is read from ``statuses``.
+one is free and nobody waits; a freed seat goes to the waitlist first. The team rule
+(``queue``): a team kept together gets seats all at once or waits as one unit holding one
+place, passed over while it does not fit (first fit). Teams are signed up, shrunk, grown,
+split and kept here too. Which statuses allow what is read from ``statuses``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from ..core import clock, text
 from ..core.database import require_write_transaction, write_transaction
 from ..core.errors import NotFound, Refused
 from ..core.extensions import db
-from ..models import Event, EventStatus, Organisation, Registration, RegistrationStatus
-from . import notices
+from ..models import Event, EventStatus, Organisation, Registration, RegistrationStatus, Team
+from . import notices, queue, reads
 from .locking import lock_event
 from .reads import count_columns
 from .statuses import CANCELLABLE, SEAT_GIVING_EVENTS, SEATED, can_promote_by_hand
@@ -68,10 +70,26 @@ class SignUpResult:
 # --- reading under the lock -------------------------------------------------
 
 
-def _seats_taken_and_waiting(event_id: int) -> tuple[int, int]:
-    """Seated and waitlisted registrations of the event, in one statement."""
-    seated, waiting = db.session.execute(_SEATED_AND_WAITING, {"event_id": event_id}).one()
-    return int(seated or 0), int(waiting or 0)
+def _seats_taken_and_waiting(event_id: int) -> tuple[int, int, int]:
+    """Seated and waitlisted registrations of the event, and how many of the waiting are
+    team members, in one statement."""
+    seated, waiting, in_teams = db.session.execute(
+        _SEATED_AND_WAITING, {"event_id": event_id}
+    ).one()
+    return int(seated or 0), int(waiting or 0), int(in_teams or 0)
+
+
+def _newcomers_placed(event: Event, newcomers: list[list[int]]) -> set[int]:
+    """Which of ``newcomers`` (units of placeholder ids, in arrival order, behind everyone
+    already waiting) get seats now, by the first-fit rule."""
+    seated, waiting, in_teams = _seats_taken_and_waiting(event.id)
+    free = event.capacity - seated
+    if free <= 0:
+        return set()
+    if waiting and not in_teams:
+        return set()  # someone waits alone: every free seat is theirs first
+    line = queue.units(reads.waiting_line(event.id)) if waiting else []
+    return set(queue.first_fit(line + newcomers, free)) & {i for unit in newcomers for i in unit}
 
 
 def _earlier_registrations(
@@ -116,8 +134,24 @@ def _set_status(registration: Registration, status: S) -> None:
     registration.active_email = None if status == S.CANCELLED else registration.email
 
 
+def _by_ids(ids: list[int]) -> list[Registration]:
+    """Registrations in the order of ``ids``, read fresh under the lock."""
+    if not ids:
+        return []
+    found = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    return [found[i] for i in ids]
+
+
 def _fill_free_seats(event: Event) -> list[Registration]:
-    """Give every free seat to the head of the waitlist, in order. Returns the promoted."""
+    """Give the free seats to the waitlist in order, first fit (``queue``). Returns the
+    promoted."""
     if event.status not in SEAT_GIVING_EVENTS:
         return []
     if event.phase() == EventStatus.FINISHED:
@@ -125,11 +159,19 @@ def _fill_free_seats(event: Event) -> list[Registration]:
     free = event.capacity - _count(event.id, SEATED)
     if free <= 0:
         return []
-    promoted = _in_order(event.id, S.WAITLISTED, limit=free)
+    promoted = _by_ids(queue.first_fit(queue.units(reads.waiting_line(event.id)), free))
     for registration in promoted:
         _set_status(registration, S.CONFIRMED)
         notices.promoted(registration)
     return promoted
+
+
+def _kept_teams(event_id: int) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(Team.id).where(Team.event_id == event_id, Team.keep_together == sa.true())
+        )
+    )
 
 
 # --- public operations --------------------------------------------------------
@@ -180,32 +222,22 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         if event.status == EventStatus.GAUGING:
             status = S.INTERESTED
         else:
-            seated, waiting = _seats_taken_and_waiting(event.id)
-            if seated < event.capacity and waiting == 0:
+            seated, waiting, in_teams = _seats_taken_and_waiting(event.id)
+            if seated < event.capacity and (waiting == 0 or _newcomers_placed(event, [[0]])):
                 status = S.CONFIRMED
             elif event.waitlist_enabled:
                 status = S.WAITLISTED
-                position = waiting + 1  # the newest arrival waits behind everyone
+                # The newest arrival waits behind everyone (a kept team counts once).
+                position = waiting + 1 if not in_teams else None
             else:
                 raise Refused(_l("This event is full and has no waiting list."), code="full")
 
-        now = clock.now()
-        registration = Registration(
-            event_id=event.id,
-            name=text.one_line(data.name),
-            email=email,
-            active_email=email,
-            organisation_id=organisation.id,
-            work_team=text.one_line(data.work_team),
-            needs=text.multi_line(data.needs),
-            locale=data.locale,
-            status=status,
-            created_at=now,
-            status_changed_at=now,
-            submission_key=submission_key,
-        )
+        registration = _new_registration(event, data, email, status, data.locale, clock.now())
+        registration.submission_key = submission_key
         db.session.add(registration)
         db.session.flush()
+        if status == S.WAITLISTED and position is None:
+            position = reads.waitlist_position(registration)
         notices.registration_created(registration, position)
         if status == S.INTERESTED:
             _note_threshold(event)
@@ -270,8 +302,15 @@ def cancel_by_staff(registration_id: int, user_id: int) -> Registration:
 
 
 def _cancel(event: Event, registration: Registration, by_staff: int | None) -> Registration:
+    """Cancel one registration and pass on what it frees (a seat; a smaller team may fit)."""
     if registration.status == S.CANCELLED:
         return registration
+    _cancel_one(event, registration, by_staff)
+    _fill_free_seats(event)
+    return registration
+
+
+def _cancel_one(event: Event, registration: Registration, by_staff: int | None) -> None:
     if registration.status not in CANCELLABLE:
         raise Refused(_l("This registration can no longer be cancelled."))
     if event.phase() == EventStatus.FINISHED:
@@ -286,8 +325,6 @@ def _cancel(event: Event, registration: Registration, by_staff: int | None) -> R
             registration,
             {"event_id": event.id, "previous_status": previous.value},
         )
-    _fill_free_seats(event)
-    return registration
 
 
 def set_capacity(event_id: int, capacity: int, user_id: int | None) -> list[Registration]:
@@ -340,15 +377,22 @@ def promote_by_hand(registration_id: int, user_id: int) -> Registration:
             raise Refused(_l("Only a waitlisted person can be promoted."))
         if not can_promote_by_hand(registration, event):
             raise Refused(_l("Seats can only be given in an open or closed event."))
-        event.capacity = max(event.capacity, _count(event.id, SEATED) + 1)
-        _set_status(registration, S.CONFIRMED)
-        notices.promoted(registration)
-        audit.record(
-            user_id,
-            "registration.promote",
-            registration,
-            {"event_id": event.id, "capacity": event.capacity},
-        )
+        together = [registration]
+        if registration.team_id is not None and registration.team_id in _kept_teams(event.id):
+            # A team kept together gets its seats together: one more seat for each member.
+            together = [
+                r for r in _in_order(event.id, S.WAITLISTED) if r.team_id == registration.team_id
+            ]
+        event.capacity = max(event.capacity, _count(event.id, SEATED) + len(together))
+        for member in together:
+            _set_status(member, S.CONFIRMED)
+            notices.promoted(member)
+            audit.record(
+                user_id,
+                "registration.promote",
+                member,
+                {"event_id": event.id, "capacity": event.capacity},
+            )
         return registration
 
     return write_transaction(work)
@@ -388,7 +432,13 @@ def open_gauged_event(event_id: int, user_id: int) -> tuple[list[Registration], 
             raise Refused(_l("Fix the date and venue of every session before confirming."))
         event.status = EventStatus.OPEN
         interested = _in_order(event.id, S.INTERESTED)
-        confirmed, waitlisted = interested[: event.capacity], interested[event.capacity :]
+        kept = _kept_teams(event.id)
+        line = queue.units(
+            queue.InLine(r.id, r.team_id if r.team_id in kept else None) for r in interested
+        )
+        seated = set(queue.first_fit(line, event.capacity))  # teams by the first-fit rule
+        confirmed = [r for r in interested if r.id in seated]
+        waitlisted = [r for r in interested if r.id not in seated]
         for registration in confirmed:
             _set_status(registration, S.CONFIRMED)
         for registration in waitlisted:
@@ -434,11 +484,383 @@ def cancel_event(event_id: int, user_id: int, message: str = "") -> list[Registr
     return write_transaction(work)
 
 
+# --- work teams ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of a team sign-up."""
+
+    name: str
+    email: str
+    organisation_id: int
+    work_team: str = ""
+    needs: str = ""
+
+
+@dataclass(frozen=True)
+class TeamSignUp:
+    """Colleagues signed up at once; ``members[0]`` is the person signing up (the contact)."""
+
+    members: tuple[Member, ...]
+    keep_together: bool
+    locale: str = "sv"
+    submission_key: str | None = None
+
+
+class RowsRefused(Refused):
+    """A team refused because of some of its rows: ``rows`` maps row index (0 = the person
+    signing up) to (field name, reason), shown next to that field of that row."""
+
+    def __init__(self, message, rows: dict[int, tuple[str, str]]):
+        super().__init__(message, field="colleagues", code="rows")
+        self.rows = rows
+
+
+@dataclass(frozen=True)
+class TeamSignUpResult:
+    team: Team
+    manage_token: str
+    #: (row index, registration) for every member signed up, in row order.
+    placed: list[tuple[int, Registration]]
+    #: Row index -> why that row was not signed up (only when not kept together).
+    refused: dict[int, str]
+    resubmitted: bool = False
+
+
+def _already_registered_text():
+    return _l("Already registered for this event: we have mailed the link to that address.")
+
+
+def sign_up_team(event_id: int, data: TeamSignUp) -> TeamSignUpResult:
+    """Sign up a team: every member an ordinary registration with its own link and mail,
+    the contact one summary with the team's link. Kept together, all get seats or all wait
+    as one unit; otherwise each is placed in turn. Rows already registered refuse the whole
+    team when kept together, else only themselves."""
+
+    def work() -> TeamSignUpResult:
+        event = lock_event(event_id)
+        members = data.members
+        emails = [m.email.strip().lower() for m in members]
+        submission_key = data.submission_key
+        if submission_key:
+            earlier = db.session.scalar(sa.select(Team).where(Team.submission_key == submission_key))
+            if earlier is not None and earlier.event_id == event.id and earlier.contact_email == emails[0]:
+                placed = list(enumerate(reads.team_members(earlier.id)))
+                return TeamSignUpResult(earlier, earlier.manage_token, placed, {}, resubmitted=True)
+            if earlier is not None:
+                submission_key = None
+        _check_accepting(event)
+        _check_team_rows(event, data, emails)
+
+        taken = {
+            r.active_email: r
+            for r in db.session.scalars(
+                sa.select(Registration).where(
+                    Registration.event_id == event.id, Registration.active_email.in_(emails)
+                )
+            )
+        }
+        refused = {i: str(_already_registered_text()) for i, email in enumerate(emails) if email in taken}
+        if refused and data.keep_together:
+            raise RowsRefused(
+                _l(
+                    "Some of you are already registered for this event, so nobody was signed up. "
+                    "Remove those rows, or untick “keep us together”."
+                ),
+                {i: ("email", why) for i, why in refused.items()},
+            )
+        rows = [i for i in range(len(members)) if i not in refused]
+        if not rows:
+            raise RowsRefused(
+                _l("Everyone in the team is already registered for this event."),
+                {i: ("email", why) for i, why in refused.items()},
+            )
+
+        statuses = _team_statuses(event, rows, data.keep_together, refused)
+        rows = [i for i in rows if i in statuses]
+        now = clock.now()
+        team = Team(
+            event_id=event.id,
+            keep_together=data.keep_together,
+            contact_name=text.one_line(members[0].name),
+            contact_email=emails[0],
+            locale=data.locale,
+            submission_key=submission_key,
+            created_at=now,
+        )
+        db.session.add(team)
+        db.session.flush()
+        placed = []
+        for i in rows:
+            registration = _new_registration(event, members[i], emails[i], statuses[i], data.locale, now)
+            registration.team_id = team.id
+            db.session.add(registration)
+            placed.append((i, registration))
+        db.session.flush()  # ids in row order: the members' order in the queue
+        positions = (
+            reads.waitlist_positions(event.id) if S.WAITLISTED in statuses.values() else {}
+        )
+        for _, registration in placed:
+            notices.registration_created(registration, positions.get(registration.id))
+        for email in emails:
+            if email in taken:
+                notices.already_registered(taken[email])
+        not_signed_up = [(members[i].name, emails[i], refused[i]) for i in sorted(refused)]
+        notices.team_created(team, [r for _, r in placed], not_signed_up)
+        if event.status == EventStatus.GAUGING:
+            _note_threshold(event)
+        return TeamSignUpResult(team, team.manage_token, placed, refused)
+
+    return write_transaction(work)
+
+
+def _check_team_rows(event: Event, data: TeamSignUp, emails: list[str]) -> None:
+    """Refuse a team the event cannot take as it is: too many, duplicates, bad organisations."""
+    size = len(data.members)
+    if size > event.max_team_size:
+        raise Refused(
+            _l(
+                "A team can have at most %(max)d people for this event, you included.",
+                max=event.max_team_size,
+            ),
+            field="colleagues",
+        )
+    rows: dict[int, tuple[str, str]] = {}
+    for i, email in enumerate(emails):
+        if email in emails[:i]:
+            rows[i] = ("email", str(_l("This email address is already in the team.")))
+    known = set(
+        db.session.scalars(
+            sa.select(Organisation.id).where(
+                Organisation.id.in_({m.organisation_id for m in data.members}),
+                Organisation.active == sa.true(),
+            )
+        )
+    )
+    for i, member in enumerate(data.members):
+        if member.organisation_id not in known:
+            rows.setdefault(i, ("organisation", str(_l("Choose an organisation from the list."))))
+    if rows:
+        raise RowsRefused(_l("Some rows of the team need correcting."), rows)
+    if data.keep_together and event.status != EventStatus.GAUGING and size > event.capacity:
+        raise Refused(
+            _l(
+                "The event has %(capacity)d seats in all, so a team of %(size)d cannot be kept "
+                "together. Untick “keep us together” to be placed one by one.",
+                capacity=event.capacity,
+                size=size,
+            ),
+            field="keep_together",
+        )
+
+
+def _team_statuses(event: Event, rows: list[int], kept: bool, refused: dict[int, str]) -> dict[int, S]:
+    """Each row's status by the first-fit rule; rows without a seat in an event without a
+    waiting list go into ``refused`` (the whole team, when kept together)."""
+    if event.status == EventStatus.GAUGING:
+        return dict.fromkeys(rows, S.INTERESTED)
+    placeholder = {i: -(i + 1) for i in rows}
+    newcomers = [[placeholder[i] for i in rows]] if kept else [[placeholder[i]] for i in rows]
+    seated = _newcomers_placed(event, newcomers)
+    statuses = {i: S.CONFIRMED if placeholder[i] in seated else S.WAITLISTED for i in rows}
+    if event.waitlist_enabled or S.WAITLISTED not in statuses.values():
+        return statuses
+    if kept:
+        raise Refused(
+            _l("There are not enough seats left for your team together, and the event has no waiting list."),
+            field="keep_together",
+            code="full",
+        )
+    for i, status in list(statuses.items()):
+        if status == S.WAITLISTED:
+            refused[i] = str(_l("No seat was left, and the event has no waiting list."))
+            del statuses[i]
+    if not statuses:
+        raise Refused(_l("This event is full and has no waiting list."), code="full")
+    return statuses
+
+
+def _new_registration(
+    event: Event, member: Member | SignUp, email: str, status: S, locale: str, now
+) -> Registration:
+    return Registration(
+        event_id=event.id,
+        name=text.one_line(member.name),
+        email=email,
+        active_email=email,
+        organisation_id=member.organisation_id,
+        work_team=text.one_line(member.work_team),
+        needs=text.multi_line(member.needs),
+        locale=locale,
+        status=status,
+        created_at=now,
+        status_changed_at=now,
+    )
+
+
+def _load_team_locked(token: str) -> tuple[Event, Team]:
+    team = reads.team_by_token(token)
+    if team is None:
+        raise NotFound()
+    event = lock_event(team.event_id)
+    db.session.refresh(team)
+    return event, team
+
+
+def _active_members(team: Team) -> list[Registration]:
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.team_id == team.id, Registration.status != S.CANCELLED)
+            .order_by(Registration.created_at, Registration.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def cancel_team_member(token: str, registration_id: int) -> Registration:
+    """The contact cancels one member; the team shrinks and may now fit."""
+
+    def work() -> Registration:
+        event, team = _load_team_locked(token)
+        registration = db.session.get(Registration, registration_id, populate_existing=True)
+        if registration is None or registration.team_id != team.id:
+            raise NotFound()
+        if registration.status != S.CANCELLED:
+            _cancel(event, registration, by_staff=None)
+            audit.record(None, "team.cancel", team, {"event_id": event.id, "members": [registration.id]})
+        return registration
+
+    return write_transaction(work)
+
+
+def cancel_team(token: str) -> list[Registration]:
+    """The contact cancels every member still registered; the freed seats are passed on."""
+
+    def work() -> list[Registration]:
+        event, team = _load_team_locked(token)
+        members = [r for r in _active_members(team) if r.status in CANCELLABLE]
+        if not members:
+            raise Refused(_l("Nobody in the team can be cancelled any more."))
+        for registration in members:
+            _cancel_one(event, registration, by_staff=None)
+        _fill_free_seats(event)
+        audit.record(None, "team.cancel", team, {"event_id": event.id, "members": [r.id for r in members]})
+        return members
+
+    return write_transaction(work)
+
+
+def add_team_member(token: str, member: Member) -> Registration:
+    """Add a colleague to a team while a place lasts: in a team kept together only onto a
+    free seat beside the others (never into the line, which would jump it); otherwise as
+    any newcomer (a free seat, else the end of the waiting list)."""
+
+    def work() -> Registration:
+        event, team = _load_team_locked(token)
+        _check_accepting(event)
+        email = member.email.strip().lower()
+        active = _active_members(team)
+        if len(active) + 1 > event.max_team_size:
+            raise Refused(
+                _l(
+                    "A team can have at most %(max)d people for this event, you included.",
+                    max=event.max_team_size,
+                )
+            )
+        organisation = db.session.get(Organisation, member.organisation_id)
+        if organisation is None or not organisation.active:
+            raise Refused(_l("Choose an organisation from the list."), field="organisation")
+        if db.session.scalar(_BY_EMAIL, {"event_id": event.id, "email": email}) is not None:
+            raise Refused(_l("This email address is already registered for this event."), field="email")
+        status = _added_member_status(event, team, active)
+        registration = _new_registration(event, member, email, status, team.locale, clock.now())
+        registration.team_id = team.id
+        db.session.add(registration)
+        db.session.flush()
+        notices.registration_created(registration)
+        audit.record(None, "team.add_member", team, {"event_id": event.id, "members": [registration.id]})
+        return registration
+
+    return write_transaction(work)
+
+
+def _added_member_status(event: Event, team: Team, active: list[Registration]) -> S:
+    if event.status == EventStatus.GAUGING:
+        return S.INTERESTED
+    seated, _, _ = _seats_taken_and_waiting(event.id)
+    if team.keep_together and active:
+        if any(r.status not in SEATED for r in active):
+            raise Refused(
+                _l(
+                    "Your team waits for seats together, so nobody can join it now: that would "
+                    "move the newcomer ahead of people who signed up after you. Your colleague "
+                    "can sign up on their own, or you can split the team."
+                )
+            )
+        if seated >= event.capacity:
+            raise Refused(_l("No seat is free for another member. Your colleague can sign up on their own."))
+        return S.CONFIRMED
+    if _newcomers_placed(event, [[0]]):
+        return S.CONFIRMED
+    if not event.waitlist_enabled:
+        raise Refused(_l("This event is full and has no waiting list."), code="full")
+    return S.WAITLISTED
+
+
+def set_keep_together(token: str, keep: bool) -> Team:
+    """Split a team (its members are placed one by one from now on, each keeping their
+    place) or keep it together again (only while all its members are placed alike)."""
+
+    def work() -> Team:
+        event, team = _load_team_locked(token)
+        if team.keep_together == keep:
+            return team
+        active = _active_members(team)
+        if keep:
+            groups = {("seated" if r.status in SEATED else r.status.value) for r in active}
+            if len(groups) > 1:
+                raise Refused(
+                    _l(
+                        "Some of the team have seats and some wait, so it cannot be kept "
+                        "together now."
+                    )
+                )
+            if groups == {S.WAITLISTED.value} and len(active) > event.capacity:
+                raise Refused(
+                    _l(
+                        "The event has %(capacity)d seats in all, so a team of %(size)d cannot be "
+                        "kept together.",
+                        capacity=event.capacity,
+                        size=len(active),
+                    )
+                )
+        team.keep_together = keep
+        if not keep:
+            _fill_free_seats(event)
+        audit.record(
+            None,
+            "team.keep" if keep else "team.split",
+            team,
+            {"event_id": event.id, "members": [r.id for r in active]},
+        )
+        return team
+
+    return write_transaction(work)
+
+
 # The sign-up path's statements, built once: SQLAlchemy then only looks up their
 # compiled SQL instead of building and hashing a new statement per sign-up.
-_SEATED_AND_WAITING = sa.select(*count_columns()[:2]).where(
-    Registration.event_id == sa.bindparam("event_id")
-)
+_SEATED_AND_WAITING = sa.select(
+    *count_columns()[:2],
+    sa.func.sum(
+        sa.case(
+            (sa.and_(Registration.status == S.WAITLISTED, Registration.team_id.is_not(None)), 1),
+            else_=0,
+        )
+    ),
+).where(Registration.event_id == sa.bindparam("event_id"))
 _SAME_EMAIL = sa.and_(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.active_email == sa.bindparam("email"),

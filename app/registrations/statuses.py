@@ -6,6 +6,7 @@ from here instead of repeating status lists (docs/architecture.md, "one source")
 
 from __future__ import annotations
 
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from ..models import Event, EventStatus, Registration, RegistrationStatus
@@ -44,3 +45,60 @@ def can_cancel(registration: Registration, event: Event) -> bool:
 def can_promote_by_hand(registration: Registration, event: Event) -> bool:
     """Whether staff may give this person a seat ahead of the queue."""
     return registration.status == S.WAITLISTED and event.status in SEAT_GIVING_EVENTS
+
+
+def team_sentence(team) -> str:
+    """One sentence about a person's team (``reads.TeamFacts``), for their page and mail:
+    "your team of 4, kept together, waiting as number 2"."""
+    size = team.size
+    if team.keep_together and team.position is not None:
+        return ngettext(
+            "Your team of %(num)d is kept together and waits as number %(position)d: "
+            "everyone gets a seat at the same time.",
+            "Your team of %(num)d is kept together and waits as number %(position)d: "
+            "everyone gets a seat at the same time.",
+            size,
+            position=team.position,
+        )
+    if team.keep_together and team.interested and not team.seated:
+        return ngettext(
+            "Your team of %(num)d showed interest together and will be kept together.",
+            "Your team of %(num)d showed interest together and will be kept together.",
+            size,
+        )
+    if team.keep_together:
+        return ngettext(
+            "Your team of %(num)d is kept together and has seats.",
+            "Your team of %(num)d is kept together and has seats.",
+            size,
+        )
+    return ngettext(
+        "Your team of %(num)d: %(seated)d with a seat, %(waiting)d waiting, each placed in turn.",
+        "Your team of %(num)d: %(seated)d with a seat, %(waiting)d waiting, each placed in turn.",
+        size,
+        seated=team.seated,
+        waiting=team.waiting,
+    )
+
+
+def team_label(team, with_contact: bool = True) -> str:
+    """A team's short name in staff lists and exports (``reads.EventTeam``):
+    "Team 2 (Anna Andersson, 4, kept together)". Without the contact's name for someone who
+    may not see every name (a coordinator: the contact may be from another organisation)."""
+    if not with_contact:
+        if team.keep_together:
+            return gettext("Team %(number)d (%(size)d, kept together)", number=team.number, size=team.size)
+        return gettext("Team %(number)d (%(size)d)", number=team.number, size=team.size)
+    if team.keep_together:
+        return gettext(
+            "Team %(number)d (%(contact)s, %(size)d, kept together)",
+            number=team.number,
+            contact=team.contact_name,
+            size=team.size,
+        )
+    return gettext(
+        "Team %(number)d (%(contact)s, %(size)d)",
+        number=team.number,
+        contact=team.contact_name,
+        size=team.size,
+    )

@@ -29,7 +29,8 @@ from ..core.errors import NotFound
 from ..core.extensions import db
 from ..core.text import printable
 from ..models import Event, EventStatus, Organisation, Registration, RegistrationStatus, Role, User
-from ..registrations import statuses
+from ..registrations import reads, statuses
+from ..registrations.statuses import team_label
 from .figures import counts_by_organisation, organisations
 
 CSV_MIMETYPE = "text/csv; charset=utf-8"
@@ -66,6 +67,8 @@ class Person:
     created_at: datetime
     checked_in_at: datetime | None
     team_id: int | None
+    #: The team's label ("Team 2 (4, kept together)"), empty for someone who came alone.
+    team: str = ""
 
     @property
     def status_label(self) -> str:
@@ -105,7 +108,17 @@ def people(
         query = query.where(Registration.organisation_id == viewer.organisation_id)
     if statuses is not None:
         query = query.where(Registration.status.in_([s.value for s in statuses]))
-    return [Person(**row._asdict()) for row in db.session.execute(query)]
+    teams = reads.event_teams(event_id)
+    found = [
+        Person(
+            **row._asdict(),
+            team=team_label(teams[row.team_id], viewer.sees_everyone)
+            if row.team_id in teams
+            else "",
+        )
+        for row in db.session.execute(query)
+    ]
+    return reads.grouped_by_team(found, lambda person: person.team_id)
 
 
 # --- building the files -------------------------------------------------------
@@ -119,6 +132,7 @@ HEADERS = (
     _l("Status"),
     _l("Registered"),
     _l("Checked in"),
+    _l("Team"),
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -139,6 +153,7 @@ def _row(person: Person) -> list:
         person.status_label,
         _local(person.created_at),
         _local(person.checked_in_at),
+        printable(person.team),
     ]
 
 
@@ -180,7 +195,7 @@ def to_xlsx(event: Event, rows: list[list], summary: list[tuple[str, int, int, i
         cell.font = Font(bold=True)
     for row in rows:
         _append(sheet, row)
-    for index, width in enumerate((28, 32, 24, 20, 30, 14, 17, 17), start=1):
+    for index, width in enumerate((28, 32, 24, 20, 30, 14, 17, 17, 30), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions

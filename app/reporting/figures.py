@@ -18,7 +18,7 @@ from ..core import clock
 from ..core.extensions import db
 from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
 from ..models import RegistrationStatus as S
-from ..registrations.reads import Counts, count_columns
+from ..registrations.reads import Counts, count_columns, team_counts_for
 
 #: Events a dashboard shows: the public ones that still lie ahead.
 DASHBOARD_STATUSES = (EventStatus.GAUGING, EventStatus.OPEN, EventStatus.CLOSED)
@@ -59,6 +59,9 @@ class EventReport:
     by_organisation: list[tuple[OrgRef, Counts]] = field(default_factory=list)
     #: Cumulative interest per Stockholm day (gauging events only).
     interest_days: list[DayPoint] = field(default_factory=list)
+    #: Work teams with someone still registered, and the people in them.
+    teams: int = 0
+    people_in_teams: int = 0
 
     @property
     def gauging(self) -> bool:
@@ -262,8 +265,10 @@ def _fill(reports: list[EventReport], always_show_org: int | None) -> list[Event
     by_org = counts_by_organisation(ids)
     gauging = [r.id for r in reports if r.gauging]
     per_day = interest_new_per_day(gauging)
+    teams = team_counts_for(ids)
     today = clock.local(clock.now()).date()
     for report in reports:
+        report.teams, report.people_in_teams = teams.get(report.id, (0, 0))
         counts = by_org.get(report.id, {})
         report.totals = Counts(
             sum(c.confirmed for c in counts.values()),
@@ -280,7 +285,7 @@ def _fill(reports: list[EventReport], always_show_org: int | None) -> list[Event
 
 
 def dashboard(always_show_org: int | None = None) -> list[EventReport]:
-    """Every upcoming event with its figures: four queries whatever the numbers.
+    """Every upcoming event with its figures: five queries whatever the numbers.
 
     ``always_show_org`` (a coordinator's organisation) gets a row even at zero.
     """

@@ -49,10 +49,12 @@ def registrations(event_id: int):
         rows = [row for row in rows if matches(q, row[0].name, row[0].email, row[0].work_team)]
     positions = reads.waitlist_positions(event.id)  # one query, not one per row
     counts = reads.counts_of(event.id)
+    teams = reads.event_teams(event.id)
     return render_template(
         "staff/registrations/list.html",
         event=event,
-        rows=rows,
+        rows=reads.grouped_by_team(rows, lambda row: row[0].team_id),
+        teams=teams,
         positions=positions,
         counts=counts,
         q=q,
