@@ -1,6 +1,7 @@
 """Flask commands, grouped: ``flask outbox`` (deliver mail), ``flask reminders``,
-``flask seats check``, ``flask gauging``, ``flask create-user`` and ``flask demo``. The command line speaks
-English; pages and mail use each person's language.
+``flask seats check``, ``flask gauging``, ``flask subscriptions``, ``flask create-user``
+and ``flask demo``. The command line speaks English; pages and mail use each person's
+language.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from .mail import delivery
 from .models import Event, OutboxMessage, OutboxStatus, Role
 from .registrations import reminders
 from .registrations.invariants import rule_violations
+from .subscriptions import digests, subscribing
 
 outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
 reminders_cli = AppGroup("reminders", help="Queue reminders to people with a seat.")
 gauging_cli = AppGroup("gauging", help="Lectures that gauge interest before they are confirmed.")
 seats_cli = AppGroup("seats", help="Check the seat rules against the database.")
+subscriptions_cli = AppGroup("subscriptions", help="Subscriptions to new events: digests, purge.")
 
 
 def _summary(report: delivery.DeliveryReport) -> str:
@@ -238,6 +241,38 @@ def demo_command(allow_server_database: bool) -> None:
         click.echo("Demo data already present; nothing changed.")
 
 
+# --- subscriptions ----------------------------------------------------------------------
+
+
+@subscriptions_cli.command("send-digests")
+def subscriptions_send_digests_command() -> None:
+    """Queue the digests of new events that are due (cron, daily: weekly subscribers get
+    theirs on the first run of each week). Safe to repeat: nobody gets an event twice."""
+    run = digests.send_digests()
+    click.echo(
+        f"Covered {run.covered} subscriber(s): queued {run.digests} digest(s) "
+        f"with {run.events} event(s)."
+    )
+
+
+@subscriptions_cli.command("purge")
+@click.option(
+    "--days", type=float, default=None,
+    help="Delete subscriptions not confirmed within this many days (default: the setting).",
+)
+def subscriptions_purge_command(days: float | None) -> None:
+    """Delete unconfirmed subscriptions that are too old, and the delivery records of
+    events that are over (cron, daily)."""
+    purged = subscribing.purge(days=days)
+    click.echo(
+        f"Deleted {purged.unconfirmed} unconfirmed subscription(s) and "
+        f"{purged.delivery_records} delivery record(s) of past events."
+    )
+
+
 def init_app(app: Flask) -> None:
-    for command in (outbox_cli, reminders_cli, seats_cli, gauging_cli, create_user_command, demo_command):
+    for command in (
+        outbox_cli, reminders_cli, seats_cli, gauging_cli, subscriptions_cli,
+        create_user_command, demo_command,
+    ):
         app.cli.add_command(command)

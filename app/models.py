@@ -188,6 +188,10 @@ class Event(db.Model):
     ics_sequence: Mapped[int] = mapped_column(default=0)
     # The most people one team sign-up may hold (the person signing up included).
     max_team_size: Mapped[int] = mapped_column(default=8)
+    # When the event first became public (published or gauging interest); None for a draft
+    # or an event made public before Kvarn recorded it. Digests announce what is newer
+    # than a subscriber's confirmation (subscriptions.digests).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Gauging interest (evening lectures).
     interest_threshold: Mapped[int | None] = mapped_column()
     interest_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -305,6 +309,91 @@ class Team(db.Model):
     event: Mapped[Event] = relationship()
 
 
+class SubscriptionFrequency(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class DeliveryKind(enum.StrEnum):
+    DIGEST = "digest"
+    ANNOUNCEMENT = "announcement"
+
+
+class Subscription(db.Model):
+    """Someone who wants to hear of new events by email, without an account ("bevakning").
+
+    Held only with confirmed consent: ``confirmed_at`` is set when the link mailed to the
+    address is followed (double opt-in); unconfirmed rows are deleted after a few days and
+    a row is deleted at once on unsubscribing (``subscriptions.subscribing`` owns this).
+    The filters are rows of ``subscription_kind`` and ``subscription_organisation``; none
+    of a sort means every kind, or every organiser.
+    """
+
+    __tablename__ = "subscription"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(exact_string(254), unique=True)
+    locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
+    frequency: Mapped[SubscriptionFrequency] = mapped_column(
+        _enum(SubscriptionFrequency), default=SubscriptionFrequency.WEEKLY
+    )
+    # The link in the confirmation mail, and the personal link (page, unsubscribe).
+    confirm_token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
+    manage_token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The digest period ("2026-12-01" daily, "2026-W49" weekly) a digest run last covered,
+    # and when a digest was last queued (a run that finds nothing new queues none).
+    digest_period: Mapped[str | None] = mapped_column(sa.String(10))
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    kinds: Mapped[list[SubscriptionKind]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    organisations: Mapped[list[SubscriptionOrganisation]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SubscriptionKind(db.Model):
+    """One kind of event a subscription asks for."""
+
+    __tablename__ = "subscription_kind"
+    subscription_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind), primary_key=True)
+
+
+class SubscriptionOrganisation(db.Model):
+    """One arranging organisation a subscription asks for."""
+
+    __tablename__ = "subscription_organisation"
+    subscription_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class SubscriptionDelivery(db.Model):
+    """An event that went to a subscriber, in a digest or an announcement: the primary
+    key makes "each event in each digest once" and "never announced twice" hold whatever
+    runs at once. Written in the transaction that queues the mail."""
+
+    __tablename__ = "subscription_delivery"
+    subscription_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscription.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    kind: Mapped[DeliveryKind] = mapped_column(_enum(DeliveryKind), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -346,6 +435,34 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+
+class MessageRound(db.Model):
+    """One round of mail an organiser sent to an event's participants: a reminder (with
+    the organiser's own text, if any) or a free-text message to one audience. Each person's
+    mail of the round has the dedupe key ``<kind>:<registration>:<label>``
+    (registrations.messages owns rounds)."""
+
+    __tablename__ = "message_round"
+    # Also the index of the rounds of one event (and of the foreign key on MariaDB).
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "kind", "label", name="uq_message_round_event_kind_label"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "reminder" or "message"
+    audience: Mapped[str] = mapped_column(sa.String(20))  # "seated", "waiting", "interested"
+    # Names the round in its mail's dedupe keys; from the form's one-time key.
+    label: Mapped[str] = mapped_column(exact_string(60))
+    subject: Mapped[str] = mapped_column(sa.String(200), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    queued: Mapped[int] = mapped_column(default=0)
+
+    created_by: Mapped[User | None] = relationship()
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entry"

@@ -12,12 +12,22 @@ from dataclasses import dataclass
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
 from app.accounts import passwords
 from app.core.database import write_transaction
 from app.core.extensions import db
-from app.models import EventKind, EventStatus, OutboxMessage, OutboxStatus, Role
+from app.models import (
+    EventKind,
+    EventStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    Subscription,
+    SubscriptionFrequency,
+)
 from app.registrations import details
+from app.subscriptions import subscribing
 from tests import factories as f
 from tests.staff_clients import logged_in
 from tests.staff_helpers import make_user
@@ -49,6 +59,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.register": PUBLIC,
     "public.archive": PUBLIC,
     "public.event_calendar": PUBLIC,
+    "public.feed_rss": PUBLIC,  # the listing's feeds and calendar subscription
+    "public.feed_atom": PUBLIC,
+    "public.feed_calendar": PUBLIC,
+    "public.embed_events": PUBLIC,  # the list other sites may frame
     "public.manage": PUBLIC,
     "public.cancel": PUBLIC,
     "public.edit_details": PUBLIC,  # the personal link is the key
@@ -64,6 +78,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.privacy": PUBLIC,
     "public.accessibility": PUBLIC,
     "public.contact": PUBLIC,
+    # Subscriptions to new events: the personal link is the key; one-click unsubscribe.
+    "public.subscribe": PUBLIC,
+    "public.subscription_sent": PUBLIC,
+    "public.subscription_confirm": PUBLIC,
+    "public.subscription": PUBLIC,
+    "public.subscription_change": PUBLIC,
+    "public.subscription_unsubscribe": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.login_code": dict.fromkeys(ROLES, LOGIN),  # without a password step first
@@ -79,6 +100,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "staff.account_password": ALL_STAFF,
     "staff.two_step_setup": ALL_STAFF,
     "staff.two_step_off": ALL_STAFF,
+    # Announcing free seats (coordinators: to subscribers of their own organisation), posters.
+    "staff.event_announcement": ALL_STAFF,
+    "staff.event_announcement_html": ALL_STAFF,
+    "staff.event_announcement_send": ALL_STAFF,
+    "staff.event_announcement_progress": ALL_STAFF,
+    "staff.event_poster": ALL_STAFF,
     # Organisers (and admins) run the events.
     "staff.events": ORGANISERS,
     "staff.event_new": ORGANISERS,
@@ -94,6 +121,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "staff.event_reminder_html": ORGANISERS,
     "staff.event_reminder_send": ORGANISERS,
     "staff.event_reminder_progress": ORGANISERS,
+    "staff.event_messages": ORGANISERS,
+    "staff.event_messages_send": ORGANISERS,
+    "staff.event_messages_html": ORGANISERS,
+    "staff.event_messages_progress": ORGANISERS,
     "staff.registrations": ORGANISERS,
     "staff.registration_cancel": ORGANISERS,
     "staff.registration_promote": ORGANISERS,
@@ -120,6 +151,7 @@ EXPECTED: dict[str, dict[str, str]] = {
 #: Query strings some pages need to show their content rather than a 404.
 QUERY = {
     "staff.event_reminder_progress": {"label": "manual-0123456789abcdef"},
+    "staff.event_messages_progress": {"label": "m-0123456789abcdef"},
 }
 
 #: Statuses that mean "allowed" for a form sent without its fields: refused input.
@@ -169,6 +201,13 @@ def build_world() -> World:
         return message
 
     message = write_transaction(failed_message)
+    weekly = subscribing.Choice(SubscriptionFrequency.WEEKLY, organisation_ids=frozenset({org_a.id}))
+    subscribing.subscribe("bevakning@alingsas.example", weekly, "sv")
+    subscription = subscribing.confirm(
+        db.session.scalar(sa.select(Subscription.confirm_token).where(Subscription.email == "bevakning@alingsas.example"))
+    )
+    subscribing.subscribe("obekraftad@lerum.example", weekly, "sv")
+    unconfirmed = db.session.scalar(sa.select(Subscription).where(Subscription.email == "obekraftad@lerum.example"))
     users = {
         "anonymous": None,
         "coordinator_a": make_user(Role.COORDINATOR, organisation=org_a),
@@ -189,8 +228,10 @@ def build_world() -> World:
         "purpose": passwords.RESET,
         "link": passwords.make_token(spare_user, passwords.RESET),
         "change": details.email_change_token(spare.registration, "ny.adress@alingsas.example"),
+        "subscription_token": subscription.manage_token,
         "team_token": team.manage_token,
         "member_id": team.placed[1][1].id,
+        "confirm_token": unconfirmed.confirm_token,
     }
     return World(params, users)
 

@@ -54,10 +54,12 @@ NOT_PAGES = {
     "static": "a stylesheet, script or image",
     "public.set_language": "switches the language and redirects",
     "staff.event_reminder_progress": "JSON for the progress bar",
+    "staff.event_announcement_progress": "JSON for the progress bar",
+    "staff.event_messages_progress": "JSON for the progress bar",
     "auth.logout": "POST only",
 }
-#: Downloads (calendar files, exports), known by the end of their path.
-DOWNLOADS = (".ics", ".csv", ".xlsx", ".json")
+#: Downloads (calendar files, exports) and feeds, known by the end of their path.
+DOWNLOADS = (".ics", ".csv", ".xlsx", ".json", ".rss", ".atom")
 #: Pages that answer a GET with a redirect, on purpose (for the roles named, or all).
 REDIRECTS = {
     "public.index": None,  # to the listing
@@ -285,6 +287,13 @@ def error_states(page, audit: Audit, base: str, world) -> None:
     audit.expect_error(page, "refused password link", response, {404, 410})
     response = page.goto(f"{base}/events/987654321")
     audit.expect_error(page, "404 page", response, {404})
+
+    # The subscribe form sent empty, and a confirmation link that no longer works.
+    page.goto(f"{base}/subscriptions")
+    response = submit(page, "form.subscribe-form button[type=submit]")
+    audit.expect_error(page, "subscribe form sent empty", response, {400})
+    response = page.goto(f"{base}/subscriptions/confirm/not-a-valid-link")
+    audit.expect_error(page, "refused subscription link", response, {404})
 
     # Log-in with the wrong password, then the real one.
     response = log_in(page, base, organiser.email, "not-the-password")

@@ -146,7 +146,10 @@ HOSTILE_HOSTS = [
 ]
 HOSTILE_REFERERS = ["//evil.example/", "javascript:alert(1)", "http://localhost/" + "a" * 3000]
 #: Sent last: they end a session or take away what the other requests use.
-LAST = ("public.cancel", "staff.registration_cancel", "staff.event_cancel", "auth.logout")
+LAST = (
+    "public.cancel", "public.subscription_unsubscribe", "staff.registration_cancel",
+    "staff.event_cancel", "auth.logout",
+)
 
 
 class _FilePart:

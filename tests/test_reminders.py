@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -10,12 +11,14 @@ import sqlalchemy as sa
 
 from app.core import clock
 from app.core.database import write_transaction
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Refused
 from app.core.extensions import db
 from app.mail import delivery
-from app.models import AuditEntry, OutboxMessage, Registration, Role, User
-from app.registrations import reminders, seats
+from app.models import AuditEntry, MessageRound, OutboxMessage, Registration, Role, User
+from app.registrations import notices, reminders, seats
 from tests import factories as f
+from tests.staff_clients import logged_in
+from tests.staff_helpers import form_inputs, login_as, make_user
 
 
 @pytest.fixture
@@ -200,3 +203,150 @@ def test_reminders_send_due_command(app):
     assert f"Event {soon.id}: queued 3 reminder(s)." in result.output
     again = app.test_cli_runner().invoke(args=["reminders", "send-due"])
     assert "Queued 0 scheduled reminder(s)." in again.output
+
+
+# --- the organiser's own text, rounds, and a second round within a day --------------------
+
+NOTE = "Parkera bakom huset.\r\nIngång \x0bvia <gården> & dörr B.\x07"
+
+
+def reminder_form(client, event_id: int) -> dict[str, str]:
+    page = client.get(f"/staff/events/{event_id}/reminder").get_data(as_text=True)
+    return form_inputs(page, f"/staff/events/{event_id}/reminder")
+
+
+def delivered_reminders(smtp_sink) -> list:
+    delivery.send_due()
+    ids = {r.message_id for r in _reminder_rows()}
+    return [m for m in smtp_sink.messages() if m["Message-ID"] in ids]
+
+
+def test_a_reminder_with_the_organisers_own_text_reaches_everyone_with_a_seat(app, smtp_sink):
+    ev, _org, confirmed = full_event()
+    client = app.test_client()
+    user = login_as(client)
+    fields = {**reminder_form(client, ev.id), "note": NOTE}
+    # The preview first: the page shows the mail with the text, and queues nothing.
+    shown = client.post(f"/staff/events/{ev.id}/reminder", data={**fields, "preview": "1"})
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert "Parkera bakom huset.\nIngång\nvia &lt;gården&gt; &amp; dörr B." in page
+    assert form_inputs(page, f"/staff/events/{ev.id}/reminder")["key"] == fields["key"]
+    html = client.post(f"/staff/events/{ev.id}/reminder/preview.html", data=fields).get_data(as_text=True)
+    assert "Parkera bakom huset.<br>Ingång<br>via &lt;gården&gt; &amp; dörr B.</p>" in html
+    assert reminded() == []
+
+    sent = client.post(f"/staff/events/{ev.id}/reminder", data=fields)
+    assert sent.status_code == 303
+    got = delivered_reminders(smtp_sink)
+    assert sorted(m["To"] for m in got) == sorted(confirmed)
+    for message in got:
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = message.get_body(("html",)).get_content()
+        assert "Parkera bakom huset.\nIngång\nvia <gården> & dörr B." in text
+        assert "Parkera bakom huset.<br>Ingång<br>via &lt;gården&gt; &amp; dörr B.</p>" in html
+        assert "\x07" not in text + html and "\x0b" not in text + html
+    db.session.rollback()
+    (round_,) = db.session.scalars(sa.select(MessageRound)).all()
+    assert (round_.kind, round_.audience, round_.queued, round_.created_by_id) == ("reminder", "seated", 3, user.id)
+    assert round_.body == "Parkera bakom huset.\nIngång\nvia <gården> & dörr B."
+    (entry,) = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "event.reminders")).all()
+    assert entry.details == {
+        "round": round_.id, "label": round_.label, "queued": 3, "own_text": True, "repeat": False,
+    }
+    # The page lists the round: when, by whom, how many, and how its delivery went.
+    page = client.get(f"/staff/events/{ev.id}/reminder").get_data(as_text=True)
+    row = re.search(r"<tbody>(.*?)</tbody>", page, re.S).group(1)
+    assert user.name in row and "<td>3</td>" in row and "3 sent, 0 failed, 0 waiting" in row
+    assert "Parkera bakom huset." in row
+
+
+def test_a_second_round_within_a_day_needs_confirming(db_app, smtp_sink):
+    ev, _org, confirmed = full_event()
+    user = make_user()
+    client = logged_in(db_app, user)
+    client.get("/lang/en")
+    url = f"/staff/events/{ev.id}/reminder"
+    assert "needs your confirmation" not in client.get(url).get_data(as_text=True)
+    assert client.post(url, data=reminder_form(client, ev.id)).status_code == 303
+    assert len(delivered_reminders(smtp_sink)) == 3
+
+    # A new form the same day: the page warns, and without the box nothing is queued.
+    fields = reminder_form(client, ev.id)
+    assert "confirm_repeat" not in fields
+    assert "needs your confirmation" in client.get(url).get_data(as_text=True)
+    refused = client.post(url, data=fields)
+    assert refused.status_code == 400
+    assert "A reminder already went out" in refused.get_data(as_text=True)
+    db.session.rollback()
+    assert len(_reminder_rows()) == 3
+    assert len(reminders.messages.rounds_of(ev.id, "reminder")) == 1
+    with pytest.raises(Refused) as refusal:
+        reminders.send_reminder(ev.id, user.id, "1" * 32)
+    assert refusal.value.field == "confirm_repeat"
+
+    # With the box ticked it goes, to each person once more.
+    assert client.post(url, data={**fields, "confirm_repeat": "y"}).status_code == 303
+    got = delivered_reminders(smtp_sink)
+    assert sorted(m["To"] for m in got) == sorted([*confirmed, *confirmed])
+    db.session.rollback()
+    details = [
+        e.details["repeat"]
+        for e in db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "event.reminders").order_by(AuditEntry.id)
+        )
+    ]
+    assert details == [False, True]
+
+    # A day later the next round needs no confirmation again.
+    clock.travel(timedelta(hours=24, minutes=1))
+    assert reminders.recent_round(ev.id) is None
+    assert reminders.send_reminder(ev.id, user.id, "2" * 32).queued == 3
+
+
+def test_the_scheduled_round_counts_as_a_round_sent(app):
+    soon, _o, _c = full_event(days_ahead=3)
+    clock.travel(timedelta(days=2))
+    assert reminders.send_due() == {soon.id: 3}
+    assert reminders.send_due() == {soon.id: 0}
+    (round_,) = reminders.messages.rounds_of(soon.id, "reminder")
+    assert (round_.label, round_.queued, round_.created_by_id) == ("scheduled", 3, None)
+    with pytest.raises(Refused):
+        reminders.send_reminder(soon.id, None, "3" * 32)
+    assert reminders.send_reminder(soon.id, None, "3" * 32, confirm_repeat=True).queued == 3
+
+
+def test_a_reminder_to_nobody_is_refused_and_records_nothing(app):
+    empty = f.event()
+    with pytest.raises(Refused):
+        reminders.send_reminder(empty.id, None, "4" * 32)
+    assert reminders.messages.rounds_of(empty.id, "reminder") == []
+    assert reminders.queue_reminders(empty.id, None) == 0
+    assert reminders.messages.rounds_of(empty.id, "reminder") == []
+
+
+def test_a_too_long_own_text_is_refused_at_the_form(client, app):
+    ev, _org, _confirmed = full_event()
+    login_as(client)
+    fields = {**reminder_form(client, ev.id), "note": "x" * 2001}
+    response = client.post(f"/staff/events/{ev.id}/reminder", data=fields)
+    assert response.status_code == 400
+    assert "Use at most 2000 characters." in response.get_data(as_text=True)
+    assert reminded() == []
+
+
+def test_reminders_queued_before_rounds_existed_are_not_sent_again(app):
+    """Mail of a label queued before the message_round table (per person, notices.reminder)
+    counts as sent: the same label queues nobody and records no empty round."""
+    ev, _org, confirmed = full_event()
+
+    def legacy():
+        people = db.session.scalars(sa.select(Registration).where(Registration.event_id == ev.id))
+        for person in people:
+            if person.status.value == "confirmed":
+                notices.reminder(person, "scheduled")
+
+    write_transaction(legacy)
+    assert reminders.queue_reminders(ev.id, None, "scheduled") == 0
+    assert reminders.messages.rounds_of(ev.id, "reminder") == []
+    assert reminded() == sorted(confirmed)

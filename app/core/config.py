@@ -54,6 +54,12 @@ class DefaultConfig:
     DEV_MAILBOX = False
 
     REMINDER_LEAD_HOURS = 48
+
+    # Subscriptions ("bevakning", subscriptions.subscribing): an address that has not
+    # followed its confirmation link is deleted after this many days (`flask subscriptions
+    # purge`), and the subscribe form takes this many posts per client address.
+    SUBSCRIPTION_UNCONFIRMED_DAYS = 3
+    SUBSCRIPTION_RATE_LIMIT = "30 per hour"
     # A manage link stops working this many days after the event has ended.
     MANAGE_LINK_DAYS_AFTER_EVENT = 30
 
@@ -69,6 +75,12 @@ class DefaultConfig:
     # Reverse proxies in front of Kvarn whose X-Forwarded-For/-Proto/-Host are trusted
     # (Werkzeug's ProxyFix); 0 when clients connect directly. Behind nginx: 1.
     PROXY_FIX_X_FOR = 0
+
+    # Origins (scheme://host[:port]) whose pages may show the embeddable listing
+    # (/embed/events) in an <iframe>: a list, or one text separated by spaces or commas,
+    # e.g. KVARN_EMBED_ALLOWED_ORIGINS='["https://intranat.alingsas.se"]'. Empty: no site
+    # may. Every other page refuses every frame (frame-ancestors 'none').
+    EMBED_ALLOWED_ORIGINS: list[str] | str = []
 
     # Invitation and password reset links stop working after this many hours (and once used).
     PASSWORD_LINK_HOURS = 24

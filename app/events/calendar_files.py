@@ -11,24 +11,45 @@ invitation; see docs/calendar-files.md). Neither carries the secret manage link
   UIDs as the entries the person's mails carry (``notices.calendar_uid``), so it
   matches, and is later updated or cancelled by, what the mails say; no attendee.
 
+- ``subscription_calendar_bytes(events, …)``: the calendar subscription (webcal) of
+  the listing's upcoming events: one PUBLISH object holding every session of every
+  event, with the UIDs of the event pages' files, so an event imported from its page
+  and then seen in the subscription is one entry, not two.
+
 SEQUENCE follows ``event.ics_sequence`` (raised on every time or venue change); a
 cancelled event's file says STATUS:CANCELLED with one more, the rule of the mailed
-cancellations (``notices.calendar_sequence``).
+cancellations (``notices.calendar_sequence``), and its SUMMARY begins "Inställt:"
+(Outlook shows an imported or subscribed entry's STATUS nowhere). Times are UTC; the
+public files name Europe/Stockholm as their zone (X-WR-TIMEZONE).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from ..core import clock
 from ..core.errors import NotFound
 from ..core.text import printable
 from ..mail import calendar
 from ..models import Event, EventSession, EventStatus, Registration, RegistrationStatus
 from ..registrations import notices
 from ..registrations.statuses import SEATED
+from .statuses import phase_name
+
+#: The zone the public files name (their times are UTC instants).
+ZONE = clock.STOCKHOLM.key
 
 
 def event_calendar_uid(event: Event, session: EventSession) -> str:
     """The UID of one session in the public file: never changes."""
     return f"kvarn-event-{event.id}-session-{session.id}@{notices.calendar_host()}"
+
+
+def _summary(event: Event, index: int) -> str:
+    summary = notices.calendar_summary(event, index)
+    if event.status == EventStatus.CANCELLED:
+        return f"{phase_name(EventStatus.CANCELLED)}: {summary}"
+    return summary
 
 
 def _entries(event: Event, uid, cancelled: bool) -> list[calendar.CalendarEntry]:
@@ -40,7 +61,7 @@ def _entries(event: Event, uid, cancelled: bool) -> list[calendar.CalendarEntry]
             sequence=notices.calendar_sequence(event, method),
             starts_at=session.starts_at,
             ends_at=session.ends_at,
-            summary=notices.calendar_summary(event, index),
+            summary=_summary(event, index),
             url=notices.event_url(event),
             organiser=organiser,
             location=notices.calendar_location(session),
@@ -56,7 +77,7 @@ def _file(event: Event, uid, cancelled: bool) -> bytes:
     if not event.sessions:
         raise NotFound()
     entries = _entries(event, uid, cancelled)
-    return calendar.calendar_bytes(entries, "PUBLISH", name=printable(event.title))
+    return calendar.calendar_bytes(entries, "PUBLISH", name=printable(event.title), timezone=ZONE)
 
 
 def event_calendar_bytes(event: Event) -> bytes:
@@ -82,4 +103,24 @@ def registration_calendar_bytes(registration: Registration) -> bytes:
         raise NotFound()
     return _file(
         event, lambda session: notices.calendar_uid(registration, session), cancelled
+    )
+
+
+def subscription_calendar_bytes(
+    events: list[Event], name: str, description: str, refresh: timedelta, stamp: datetime
+) -> bytes:
+    """The calendar subscription of ``events`` (public ones; a cancelled one is
+    STATUS:CANCELLED): every session with the UID of its event page's file. ``stamp``
+    (DTSTAMP) is when the content last changed, so unchanged content gives the same
+    bytes. Drafts are refused (``NotFound``): nothing unpublished goes out."""
+    entries: list[calendar.CalendarEntry] = []
+    for event in events:
+        if not event.is_public:
+            raise NotFound()
+        cancelled = event.status == EventStatus.CANCELLED
+        entries += _entries(
+            event, lambda session, event=event: event_calendar_uid(event, session), cancelled
+        )
+    return calendar.subscription_bytes(
+        entries, name=name, description=description, timezone=ZONE, refresh=refresh, stamp=stamp
     )

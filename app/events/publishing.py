@@ -24,6 +24,8 @@ def _transition(event_id: int, user_id: int, action: str, check, target: EventSt
         details = check(event) or {}
         previous = event.status
         event.status = target
+        if previous == EventStatus.DRAFT and event.published_at is None:
+            event.published_at = clock.now()  # first public: what digests call "new"
         audit.record(user_id, action, event, {"from": previous.value, **details})
         return event
 

@@ -13,15 +13,18 @@ The structure follows docs/calendar-files.md:
   UIDs, because Outlook and Gmail read only the first VEVENT of such an object;
 - a download to import (PUBLISH) may hold every session in one object;
 - times are written in UTC (``…Z``): no VTIMEZONE is needed and every client shows
-  them in the reader's own zone.
+  them in the reader's own zone; a PUBLISH file may name its zone (X-WR-TIMEZONE,
+  the zone Google and Apple give a calendar made from it);
+- a subscription (``subscription_bytes``) is a PUBLISH object of many UIDs that a
+  client fetches again and again (REFRESH-INTERVAL, X-PUBLISHED-TTL); it may be empty.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, vCalAddress, vText
+from icalendar import Calendar, vCalAddress, vDuration, vText
 from icalendar import Event as VEvent
 
 from ..core import clock
@@ -53,13 +56,17 @@ class CalendarEntry:
 
 
 def calendar_bytes(
-    entries: list[CalendarEntry], method: str = "REQUEST", name: str | None = None
+    entries: list[CalendarEntry],
+    method: str = "REQUEST",
+    name: str | None = None,
+    timezone: str | None = None,
 ) -> bytes:
     """One iCalendar object holding ``entries``, with ``method`` (REQUEST, CANCEL, PUBLISH).
 
     A REQUEST or CANCEL object is about one UID: entries of different UIDs are refused
     (send them as separate objects, ``attachments``). ``name`` titles a PUBLISH file
-    (X-WR-CALNAME, the name Outlook and Apple give a calendar opened from it).
+    (X-WR-CALNAME, the name Outlook and Apple give a calendar opened from it) and
+    ``timezone`` (an IANA name) is its X-WR-TIMEZONE; the times stay in UTC.
     """
     if method not in METHODS:
         raise ValueError(f"unknown calendar method {method!r}")
@@ -67,17 +74,53 @@ def calendar_bytes(
         raise ValueError("a calendar object needs at least one entry")
     if method in SCHEDULING_METHODS and len({entry.uid for entry in entries}) > 1:
         raise ValueError(f"a {method} object is about one UID; send one object per UID")
+    cal = _calendar(method)
+    if method == "PUBLISH":
+        if name:
+            cal.add("x-wr-calname", name)
+        if timezone:
+            cal.add("x-wr-timezone", timezone)
+    stamp = _utc(clock.now())
+    for entry in entries:
+        cal.add_component(_vevent(entry, stamp))
+    return cal.to_ical()
+
+
+def subscription_bytes(
+    entries: list[CalendarEntry],
+    name: str,
+    description: str,
+    timezone: str,
+    refresh: timedelta,
+    stamp: datetime,
+) -> bytes:
+    """A calendar to subscribe to (webcal): METHOD:PUBLISH, every entry with its own UID,
+    named (X-WR-CALNAME, NAME), described (X-WR-CALDESC, DESCRIPTION), with its zone
+    (X-WR-TIMEZONE) and how often to fetch it again (REFRESH-INTERVAL of RFC 7986 and
+    Outlook's X-PUBLISHED-TTL). ``stamp`` is every entry's DTSTAMP (when the content
+    last changed), so the same content gives the same bytes (and ETag). May be empty:
+    a subscription whose filters match nothing yet is still a calendar."""
+    cal = _calendar("PUBLISH")
+    cal.add("name", name)
+    cal.add("x-wr-calname", name)
+    cal.add("description", description)
+    cal.add("x-wr-caldesc", description)
+    cal.add("x-wr-timezone", timezone)
+    cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(refresh))
+    stamp = _utc(stamp)
+    for entry in entries:
+        cal.add_component(_vevent(entry, stamp))
+    return cal.to_ical()
+
+
+def _calendar(method: str) -> Calendar:
     cal = Calendar()
     cal.add("prodid", "-//Kvarn//Registration//SV")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", method)
-    if name and method == "PUBLISH":
-        cal.add("x-wr-calname", name)
-    stamp = _utc(clock.now())
-    for entry in entries:
-        cal.add_component(_vevent(entry, stamp))
-    return cal.to_ical()
+    return cal
 
 
 def _utc(value: datetime) -> datetime:

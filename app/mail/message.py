@@ -98,8 +98,61 @@ def _attachment_part(attachment: dict) -> MIMEBase:
     return part
 
 
-def build(message: MessageParts) -> MIMEBase:
-    """The MIME tree of one message, headers fixed at queue time."""
+#: Headers a caller may not set through ``headers``: the message itself sets them.
+_OWN_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Subject", "From", "To",
+        "Cc", "Bcc", "Date", "Message-ID", "Reply-To", "Content-Language", "Auto-Submitted",
+    )
+)
+
+
+class _OneLine:
+    """A header value written as given, on one line: the standard library would fold a
+    long value without spaces (a URL in ``List-Unsubscribe``) onto a line of its own.
+    compat32's generator takes any object with ``encode`` as a ready header."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:
+        return self.value
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _extra_header(name: str, value: str) -> tuple[str, str]:
+    """One caller-given header, checked: a plain ASCII name and one ASCII line of value
+    that fits SMTP's line limit."""
+    if (
+        not name
+        or not name.isascii()
+        or any(c in name for c in ": \t\r\n")
+        or name.lower() in _OWN_HEADERS
+    ):
+        raise ValueError(f"not a header a caller may set: {name!r}")
+    if not value.isascii() or "\r" in value or "\n" in value:
+        raise ValueError(f"a header value is one line of ASCII: {name}")
+    if len(name) + 2 + len(value) > _LONGEST_8BIT_LINE:
+        raise ValueError(f"a header line is at most {_LONGEST_8BIT_LINE} characters: {name}")
+    return name, value
+
+
+def check_headers(headers: dict[str, str] | None) -> list[tuple[str, str]]:
+    """Extra headers as (name, value) pairs; ``ValueError`` for one a caller may not set
+    (a header of the message's own, not ASCII, or more than one line)."""
+    return [_extra_header(name, value) for name, value in (headers or {}).items()]
+
+
+def build(message: MessageParts, headers: dict[str, str] | None = None) -> MIMEBase:
+    """The MIME tree of one message, headers fixed at queue time.
+
+    ``headers``: extra headers for this message (e.g. ``List-Unsubscribe``), each one
+    ASCII line; they live in the finished bytes only.
+    """
+    extra = check_headers(headers)
     body: MIMEBase
     if message.body_html:
         body = MIMEMultipart("alternative", boundary=f"=_kvarn_{uuid.uuid4().hex}")
@@ -125,13 +178,15 @@ def build(message: MessageParts) -> MIMEBase:
         root["Reply-To"] = encoded_address(message.reply_to)
     root["Content-Language"] = message.locale
     root["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    for name, value in extra:
+        root[name] = _OneLine(value)
     return root
 
 
-def wire_bytes(message: MessageParts) -> bytes:
+def wire_bytes(message: MessageParts, headers: dict[str, str] | None = None) -> bytes:
     """The finished message as it goes over SMTP (CRLF line ends)."""
     buffer = BytesIO()
-    BytesGenerator(buffer, policy=_WIRE_POLICY).flatten(build(message))
+    BytesGenerator(buffer, policy=_WIRE_POLICY).flatten(build(message, headers))
     return buffer.getvalue()
 
 

@@ -1,9 +1,13 @@
-"""Reminders: on demand from the organiser, and scheduled before the first session.
+"""Reminders: on demand from the organiser (with their own text, if any), and scheduled
+before the first session.
 
 A reminder goes to every registration with a seat (confirmed, or checked in at an
-earlier session) and never to the waitlisted, interested or cancelled. Its dedupe
-key names the round (``reminder:<registration>:<label>``), so triggering the same
-round twice, or running ``send-due`` every minute, queues each person's reminder once.
+earlier session) and never to the waitlisted, interested or cancelled. Every round is
+a ``MessageRound`` (``registrations.messages``) whose label names it in the dedupe keys
+(``reminder:<registration>:<label>``), so triggering the same round twice, sending the
+same form twice, or running ``send-due`` every minute, queues each person's reminder
+once. A second round from the page within a day of the last one is refused unless the
+organiser confirms it.
 """
 
 from __future__ import annotations
@@ -13,28 +17,26 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from ..audit import entries as audit
 from ..core import clock
 from ..core.database import write_transaction
-from ..core.errors import NotFound
+from ..core.errors import NotFound, Refused
 from ..core.extensions import db
-from ..mail import outbox
-from ..models import (
-    Event,
-    EventSession,
-    OutboxMessage,
-    Registration,
-    RegistrationStatus,
-)
-from . import notices
+from ..core.i18n import format_moment
+from ..core.text import multi_line
+from ..models import Event, EventSession, MessageRound
+from . import messages
 from .locking import lock_event
 from .statuses import SEAT_GIVING_EVENTS
 
-S = RegistrationStatus
 #: Who gets a reminder: people who hold a seat and have not been marked absent.
-REMINDED = (S.CONFIRMED, S.ATTENDED)
+REMINDED = messages.AUDIENCES[messages.SEATED]
 SCHEDULED = "scheduled"
+#: A reminder round sent from the page within this time of the last one needs confirming.
+REPEAT_WINDOW = timedelta(hours=24)
+NOTE_MAX = messages.NOTE_MAX
 
 
 def _label(label: str) -> str:
@@ -45,45 +47,53 @@ def _label(label: str) -> str:
     return label
 
 
-def _recipients(event_id: int, joined_before: datetime | None = None) -> list[Registration]:
-    query = (
-        sa.select(Registration)
-        .where(Registration.event_id == event_id, Registration.status.in_(list(REMINDED)))
-        .order_by(Registration.created_at, Registration.id)
-        .execution_options(populate_existing=True)
-    )
-    if joined_before is not None:
-        query = query.where(Registration.status_changed_at <= joined_before)
-    return list(db.session.scalars(query))
+def form_label(key: str) -> str:
+    """The label of the round a reminder form (with its one-time ``key``) sends."""
+    return f"manual-{key[:16]}"
+
+
+def clean_note(note: str | None) -> str:
+    """The organiser's own text as it is sent: control characters gone, breaks kept."""
+    note = multi_line(note or "")
+    if len(note) > NOTE_MAX:
+        raise Refused(_l("Use at most %(max)d characters.", max=NOTE_MAX), field="note")
+    return note
+
+
+def _context(note: str) -> dict:
+    return messages.text_context(note)
 
 
 def _queue(event_id: int, user_id: int | None, label: str, joined_before=None) -> int:
+    """Queue the round ``label`` to everyone with a seat who does not have it yet (the
+    command line and the scheduled round: the same label tops a round up)."""
     label = _label(label)
 
     def work() -> int:
         event = lock_event(event_id)
-        queued_keys = set(
-            db.session.scalars(
-                sa.select(OutboxMessage.dedupe_key).where(
-                    OutboxMessage.event_id == event.id, OutboxMessage.kind == "reminder"
-                )
-            )
-        )
+        people = messages.recipients(event.id, messages.SEATED, changed_before=joined_before)
+        round_ = messages.find_round(event.id, messages.REMINDER, label)
         count = 0
-        for registration in _recipients(event.id, joined_before):
-            if notices.reminder_key(registration, label) in queued_keys:
-                continue
-            if notices.reminder(registration, label):
-                count += 1
+        if people:
+            is_new = round_ is None
+            if is_new:
+                round_ = messages.new_round(event, messages.REMINDER, messages.SEATED, label, user_id)
+            count = messages.queue_round(event, round_, people, **_context(round_.body))
+            if is_new and count == 0:  # everyone had it already (mail from before rounds)
+                db.session.delete(round_)
+                round_ = None
         if user_id is not None:
-            audit.record(user_id, "event.reminders", event, {"label": label, "queued": count})
+            details = {"label": label, "queued": count}
+            if round_ is not None:
+                details["round"] = round_.id
+            audit.record(user_id, "event.reminders", event, details)
         return count
 
     return write_transaction(work)
 
 
 def queue_reminders(event_id: int, user_id: int | None, label: str = "manual") -> int:
-    """Queue one reminder per confirmed registration of an event, in one transaction.
+    """Queue one reminder per person with a seat of an event, in one transaction.
 
     Returns how many were queued now; people who already have this round's
     reminder are not counted. Raises ``NotFound`` for an unknown event.
@@ -91,52 +101,81 @@ def queue_reminders(event_id: int, user_id: int | None, label: str = "manual") -
     return _queue(event_id, user_id, label)
 
 
+def recent_round(event_id: int, now: datetime | None = None) -> MessageRound | None:
+    """The last reminder round that reached someone within ``REPEAT_WINDOW``, if any."""
+    now = now or clock.now()
+    return messages.latest_round_since(event_id, messages.REMINDER, now - REPEAT_WINDOW)
+
+
+def send_reminder(
+    event_id: int, user_id: int | None, key: str, note: str = "", confirm_repeat: bool = False
+) -> messages.Sent:
+    """The reminder page's round: everyone with a seat, with the organiser's own text.
+
+    ``key`` is the form's one-time key: the same form sent again finds its round and
+    queues nothing (``Sent.again``). If a reminder round reached people within the last
+    24 hours, this one is refused unless ``confirm_repeat``. Refused too when nobody has
+    a seat. Writes the audit entry "event.reminders".
+    """
+    note = clean_note(note)
+    label = form_label(key)
+
+    def work() -> messages.Sent:
+        event = lock_event(event_id)
+        earlier = messages.find_round(event.id, messages.REMINDER, label)
+        if earlier is not None:
+            return messages.Sent(earlier.id, label, earlier.queued, again=True)
+        recent = recent_round(event.id)
+        if recent is not None and not confirm_repeat:
+            raise Refused(
+                _l(
+                    "A reminder already went out %(when)s. Tick the box to send another one.",
+                    when=format_moment(recent.created_at),
+                ),
+                field="confirm_repeat",
+                code="repeat",
+            )
+        people = messages.recipients(event.id, messages.SEATED)
+        if not people:
+            raise Refused(_l("Nobody has a seat yet: there is nobody to remind."))
+        round_ = messages.new_round(
+            event, messages.REMINDER, messages.SEATED, label, user_id, body=note
+        )
+        queued = messages.queue_round(event, round_, people, **_context(note))
+        audit.record(
+            user_id,
+            "event.reminders",
+            event,
+            {
+                "round": round_.id,
+                "label": label,
+                "queued": queued,
+                "own_text": bool(note),
+                "repeat": recent is not None,
+            },
+        )
+        return messages.Sent(round_.id, label, queued)
+
+    return write_transaction(work)
+
+
 def reminder_progress(event_id: int, label: str = "manual") -> dict[str, int]:
     """How this round's reminders are doing: counts per outbox status."""
-    suffix = ":" + _label(label)
-    rows = db.session.execute(
-        sa.select(OutboxMessage.status, OutboxMessage.dedupe_key).where(
-            OutboxMessage.event_id == event_id, OutboxMessage.kind == "reminder"
-        )
-    )
-    counts = {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
-    for status, key in rows:
-        if key.endswith(suffix):
-            counts[status.value] += 1
-    return counts
+    found = messages.progress(event_id, messages.REMINDER, [_label(label)])[_label(label)]
+    return {"pending": found.pending, "sending": found.sending, "sent": found.sent, "failed": found.failed}
 
 
-def _sample_registration(event: Event, locale: str) -> Registration:
-    """A made-up person, never added to the session, for previews."""
-    now = clock.now()
-    sample = Registration(
-        id=0,
-        event_id=event.id,
-        name="Anna Andersson",
-        email="anna.andersson@example.org",
-        locale=locale,
-        status=S.CONFIRMED,
-        created_at=now,
-        status_changed_at=now,
-        manage_token="example-link",
-    )
-    sample.event = event
-    return sample
-
-
-def preview(event_id: int, locale: str = "sv") -> tuple[str, str, str]:
+def preview(event_id: int, locale: str = "sv", note: str = "") -> tuple[str, str, str]:
     """Subject, text and HTML of the reminder, addressed to a made-up person.
 
     Never a real registration: the mail carries its owner's secret manage link,
-    which staff must not see. Queues nothing.
+    which staff must not see. The same stencil as the real round. Queues nothing.
     """
+    note = clean_note(note)
     event = db.session.get(Event, event_id)
     if event is None:
         raise NotFound()
-    with db.session.no_autoflush:
-        person = _sample_registration(event, locale)
-        context = notices.registration_context(person, calendar_method=None)
-        return outbox.render("reminder", locale, context)
+    return messages.sample(event, messages.REMINDER, messages.SEATED, locale, **_context(note))
 
 
 def due_events(now: datetime | None = None) -> list[int]:

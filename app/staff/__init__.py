@@ -8,6 +8,7 @@ its views on the blueprint when imported.
 from . import (  # noqa: F401
     account_pages,
     admin_pages,
+    announcement_pages,
     attendance,
     audit_log,
     checkin,
@@ -16,6 +17,7 @@ from . import (  # noqa: F401
     event_pages,
     failed_mail,
     home,
+    message_pages,
     registration_pages,
     reminder_pages,
 )

@@ -24,9 +24,12 @@ from .forms import CancelEventForm, EventForm, form_data_for
 
 # Pages other staff areas add per event, shown on the event page once they exist.
 EVENT_LINKS = (
+    ("staff.event_messages", _l("Write to participants")),
     ("staff.attendance", _l("Printable attendance list")),
     ("staff.export_csv", _l("Download registrations (CSV)")),
     ("staff.export_xlsx", _l("Download registrations (Excel)")),
+    ("staff.event_announcement", _l("Announce free seats to subscribers")),
+    ("staff.event_poster", _l("Printable poster with a QR code")),
 )
 
 

@@ -1,133 +1,128 @@
-"""Reminders from the event page: preview (to a made-up person), send a round once,
-and follow its delivery."""
+"""Reminders from the event page: the organiser's own text, a preview (to a made-up person),
+the rounds sent so far, sending a round once (a second one within a day only when
+confirmed), and following its delivery."""
 
 from __future__ import annotations
 
-import re
-import uuid
-
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_babel import gettext as _
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import ngettext
 from flask_login import current_user
 
 from ..accounts.access import roles_required
 from ..accounts.roles import ORGANISERS
-from ..core.errors import on_refusal_return_to
-from ..core.i18n import current_language
+from ..core.errors import Refused
+from ..core.form_base import refuse_onto
 from ..events import listing
-from ..registrations import reads, reminders
+from ..models import Event
+from ..registrations import messages, reminders
+from . import rounds
 from .blueprint import bp
-
-LABEL = re.compile(r"^[A-Za-z0-9-]{1,40}$")
-# The HTML preview is our own rendered mail; it may style itself but never run script.
-PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+from .message_forms import ReminderForm, has_valid_key, new_key
 
 
-def _label_arg(value: str | None) -> str | None:
-    return value if value and LABEL.match(value) else None
-
-
-def reminder_progress(event_id: int, label: str) -> dict:
-    """One round's reminders by outbox status, plus the totals the page shows."""
-    counts = dict(reminders.reminder_progress(event_id, label))
-    counts["total"] = sum(counts.values())
-    counts["done"] = counts["sent"] + counts["failed"]
-    counts["finished"] = counts["total"] > 0 and counts["done"] == counts["total"]
-    return counts
-
-
-def progress_text(progress: dict) -> str:
-    return _(
-        "%(done)d of %(total)d handled: %(sent)d sent, %(failed)d failed, %(waiting)d waiting.",
-        done=progress["done"],
-        total=progress["total"],
-        sent=progress["sent"],
-        failed=progress["failed"],
-        waiting=progress["pending"] + progress["sending"],
+def _page(event: Event, form: ReminderForm, status: int = 200, preview=None):
+    """The reminder page: delivery of the round in ``?label=``, the preview, the form
+    (with the confirmation box when a round went out within a day) and the rounds sent."""
+    if preview is None:
+        preview = reminders.preview(event.id, form.locale.data)
+    subject, text, _html = preview
+    label = rounds.label_arg(request.args.get("label"))
+    progress = messages.progress(event.id, messages.REMINDER, [label])[label] if label else None
+    return (
+        render_template(
+            "staff/events/reminder.html",
+            event=event,
+            form=form,
+            subject=subject,
+            text=text,
+            seated=messages.audience_counts(event.id)[messages.SEATED],
+            recent=reminders.recent_round(event.id),
+            rounds=rounds.listed(event.id, messages.REMINDER),
+            label=label,
+            progress=progress,
+            progress_text=rounds.progress_text(progress) if progress else "",
+        ),
+        status,
     )
 
 
-def _preview_locale() -> str:
-    locale = request.args.get("locale", "")
-    return locale if locale in current_app.config["LANGUAGES"] else current_language()
+def _get_form() -> ReminderForm:
+    """A fresh form (a new one-time key), previewed in ``?locale=`` if it is one of ours."""
+    form = ReminderForm(formdata=None)
+    form.key.data = new_key()
+    if request.args.get("locale") in {code for code, _name in form.locale.choices}:
+        form.locale.data = request.args["locale"]
+    return form
 
 
 @bp.get("/events/<int:event_id>/reminder")
 @roles_required(*ORGANISERS)
 def event_reminder(event_id: int):
-    event = listing.any_event(event_id)
-    locale = _preview_locale()
-    subject, text, _html = reminders.preview(event.id, locale)
-    label = _label_arg(request.args.get("label"))
-    progress = reminder_progress(event.id, label) if label else None
-    counts = reads.counts_of(event.id)
-    return render_template(
-        "staff/events/reminder.html",
-        event=event,
-        subject=subject,
-        text=text,
-        locale=locale,
-        languages=current_app.config["LANGUAGES"],
-        counts=counts,
-        label=label,
-        progress=progress,
-        progress_text=progress_text(progress) if progress else "",
-        key=uuid.uuid4().hex,
-    )
+    return _page(listing.any_event(event_id), _get_form())
 
 
-@bp.get("/events/<int:event_id>/reminder/preview.html")
+@bp.route("/events/<int:event_id>/reminder/preview.html", methods=["GET", "POST"])
 @roles_required(*ORGANISERS)
 def event_reminder_html(event_id: int):
+    """The HTML part of the preview; a POST from the form previews the organiser's text."""
     event = listing.any_event(event_id)
-    _subject, _text, html = reminders.preview(event.id, _preview_locale())
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = PREVIEW_CSP
-    return response
+    if request.method == "POST":
+        form = ReminderForm()
+        if not form.validate():
+            abort(400)
+    else:
+        form = _get_form()
+    _subject, _text, html = reminders.preview(event.id, form.locale.data, form.note.data or "")
+    return rounds.html_preview(html)
 
 
 @bp.post("/events/<int:event_id>/reminder")
 @roles_required(*ORGANISERS)
 def event_reminder_send(event_id: int):
     event = listing.any_event(event_id)
-    key = request.form.get("key", "")
-    if not re.fullmatch(r"[0-9a-f]{32}", key):
-        abort(400)
-    # The same rendered form gives the same label, so a double click queues the round once.
-    label = f"manual-{key[:16]}"
-    on_refusal_return_to(url_for("staff.event_reminder", event_id=event.id))
-    queued = reminders.queue_reminders(event.id, current_user.id, label)
-    if queued:
+    form = ReminderForm()
+    if not has_valid_key(form):
+        abort(400)  # not a form from our page
+    if not form.validate():
+        return _page(event, form, 400)
+    note = form.note.data or ""
+    try:
+        if "preview" in request.form:
+            return _page(event, form, preview=reminders.preview(event.id, form.locale.data, note))
+        sent = reminders.send_reminder(
+            event.id, current_user.id, form.key.data, note, confirm_repeat=form.confirm_repeat.data
+        )
+    except Refused as refusal:
+        refuse_onto(form, refusal)
+        return _page(event, form, 400)
+    if sent.again:
+        flash(
+            ngettext(
+                "This reminder was already sent, to %(num)d person.",
+                "This reminder was already sent, to %(num)d people.",
+                sent.queued,
+            ),
+            "info",
+        )
+    else:
         flash(
             ngettext(
                 "The reminder is on its way to %(num)d person.",
                 "The reminder is on its way to %(num)d people.",
-                queued,
+                sent.queued,
             ),
             "success",
         )
-    else:
-        flash(_("Nobody new to remind: everyone with a seat already has this reminder."), "info")
-    return redirect(url_for("staff.event_reminder", event_id=event.id, label=label), 303)
+    return redirect(url_for("staff.event_reminder", event_id=event.id, label=sent.label), 303)
 
 
 @bp.get("/events/<int:event_id>/reminder/progress")
 @roles_required(*ORGANISERS)
 def event_reminder_progress(event_id: int):
     event = listing.any_event(event_id)
-    label = _label_arg(request.args.get("label"))
+    label = rounds.label_arg(request.args.get("label"))
     if label is None:
         abort(404)
-    progress = reminder_progress(event.id, label)
-    return jsonify({**progress, "text": progress_text(progress)})
+    found = messages.progress(event.id, messages.REMINDER, [label])[label]
+    return jsonify(rounds.progress_json(found))
+

@@ -13,6 +13,15 @@
     }
   }, true);
 
+  // A button that opens a preview in a new tab (formtarget) leaves this page as it is:
+  // kvarn.js must not disable the form's send button (data-once) for it.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.getAttribute("formtarget") === "_blank") {
+      event.stopPropagation();
+    }
+  }, true);
+
   // Check-in: send the tap with fetch and update the row in place.
   var list = document.querySelector(".checkin-list");
   if (list) {
@@ -73,7 +82,7 @@
     }
   }
 
-  // Reminder delivery: poll the progress until every message is sent or failed.
+  // A round's delivery (reminder or message): poll until every mail is sent or failed.
   var progress = document.querySelector("[data-progress-url]");
   if (progress) {
     var bar = progress.querySelector("[data-progress-bar]");
