@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
+    Email,
     EqualTo,
     InputRequired,
     NumberRange,
@@ -168,9 +169,19 @@ class AuditFilterForm(KvarnForm):
     class Meta:
         csrf = False
 
+    event = SelectField(_l("Event"), validate_choice=False, validators=[_known_choice])
+    user = SelectField(_l("Done by"), validate_choice=False, validators=[_known_choice])
+    participant = EmailField(
+        _l("Participant's email"),
+        filters=[one_line],
+        validators=[
+            Optional(),
+            at_most(254),
+            Email(_l("Enter a valid email address, like name@kommun.se."), check_deliverability=False),
+        ],
+    )
     action = SelectField(_l("Action"), validate_choice=False, validators=[_known_choice])
-    user = SelectField(_l("User"), validate_choice=False, validators=[_known_choice])
-    object_type = SelectField(_l("Object"), validate_choice=False, validators=[_known_choice])
+    object_type = SelectField(_l("Kind of object"), validate_choice=False, validators=[_known_choice])
     date_from = LocalDateField(_l("From (date)"), validators=[Optional()])
     date_to = LocalDateField(_l("To (date)"), validators=[Optional()])
 
