@@ -84,9 +84,11 @@ def test_sign_up_confirms_and_shows_manage_page(client, org):
     response = client.post(f"/events/{ev.id}/register", data=form(org.id))
     assert response.status_code == 303
     token = db.session.scalar(sa.select(Registration.manage_token))
-    assert response.headers["Location"].endswith(f"/r/{token}")
-    page = client.get(f"/r/{token}").get_data(as_text=True)
+    assert response.headers["Location"].endswith(f"/r/{token}?signed_up=1")
+    assert "Set-Cookie" not in response.headers  # a successful sign-up writes no session
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Du har en plats" in page and "Anna Andersson" in page
+    assert "En bekräftelse är på väg till din e-post." in page
     assert db.session.scalar(sa.select(OutboxMessage.kind)) == "confirmation"
 
 

@@ -7,11 +7,12 @@ library's ``email`` package (no library is patched); the worker (``mail.delivery
 hands the stored bytes to Flask-Mail's connection through ``StoredMessage``.
 
 The layout is the usual one: text and HTML as ``multipart/alternative``, wrapped in
-``multipart/mixed`` with the attachments (calendar files) when there are any.
+``multipart/mixed`` with the attachments (calendar files, a PDF) when there are any.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import uuid
 from dataclasses import dataclass
@@ -86,13 +87,33 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def stored_attachment(attachment: dict) -> dict:
+    """An attachment as the outbox's JSON column keeps it: text data as it is (calendar
+    files), binary data (a PDF) as base64 text marked ``"encoding": "base64"``."""
+    data = attachment["data"]
+    if isinstance(data, bytes | bytearray):
+        return {
+            **attachment,
+            "data": base64.b64encode(bytes(data)).decode("ascii"),
+            "encoding": "base64",
+        }
+    return attachment
+
+
+def attachment_bytes(attachment: dict) -> bytes:
+    """The bytes of a stored attachment (text as UTF-8, base64 decoded)."""
+    data = attachment["data"]
+    if attachment.get("encoding") == "base64":
+        return base64.b64decode(data)
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
 def _attachment_part(attachment: dict) -> MIMEBase:
     maintype, _, rest = attachment["content_type"].partition("/")
     subtype, *raw_params = (piece.strip() for piece in rest.split(";"))
     params = dict(p.split("=", 1) for p in raw_params if "=" in p)
     part = MIMEBase(maintype, subtype, **params)
-    data = attachment["data"]
-    part.set_payload(data.encode("utf-8") if isinstance(data, str) else data)
+    part.set_payload(attachment_bytes(attachment))
     encoders.encode_base64(part)
     part.add_header("Content-Disposition", "attachment", filename=attachment["filename"])
     return part
@@ -184,10 +205,110 @@ def build(message: MessageParts, headers: dict[str, str] | None = None) -> MIMEB
 
 
 def wire_bytes(message: MessageParts, headers: dict[str, str] | None = None) -> bytes:
-    """The finished message as it goes over SMTP (CRLF line ends)."""
+    """The finished message as it goes over SMTP (CRLF line ends).
+
+    Written directly (``_written``) when every body line fits 8bit transfer, which is what
+    the standard library's generator would write for that message, byte for byte
+    (tests/test_message_bytes.py compares them), without building its object tree; else
+    (quoted-printable bodies) by the generator itself.
+    """
+    if _fits_8bit(message.body_text) and _fits_8bit(message.body_html):
+        return _written(message, check_headers(headers))
+    return generated_bytes(message, headers)
+
+
+def generated_bytes(message: MessageParts, headers: dict[str, str] | None = None) -> bytes:
+    """The finished message written by the standard library's generator from ``build``."""
     buffer = BytesIO()
     BytesGenerator(buffer, policy=_WIRE_POLICY).flatten(build(message, headers))
     return buffer.getvalue()
+
+
+def _fits_8bit(text: str) -> bool:
+    return "\r" not in text and not any(
+        len(line) > _LONGEST_8BIT_LINE for line in text.split("\n")
+    )
+
+
+_CRLF = "\r\n"
+
+
+def _header(name: str, value: str) -> str:
+    """One header line as the generator folds it (a short ASCII line stays as it is)."""
+    if len(name) + 2 + len(value) <= 78 and value.isascii() and "\n" not in value:
+        return f"{name}: {value}\r\n"
+    return _WIRE_POLICY.fold(name, value)
+
+
+def _lines(text: str) -> str:
+    """A body as the generator writes it: CRLF line ends, "From " lines quoted (mbox)."""
+    lines = text.split("\n")
+    return _CRLF.join(">" + line if line.startswith("From ") else line for line in lines)
+
+
+def _text_written(text: str, subtype: str) -> str:
+    encoding = "7bit" if text.isascii() else "8bit"
+    return (
+        _header("Content-Type", f'text/{subtype}; charset="utf-8"')
+        + "MIME-Version: 1.0\r\n"
+        + f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+        + _lines(text)
+    )
+
+
+def _attachment_written(attachment: dict) -> str:
+    maintype, _, rest = attachment["content_type"].partition("/")
+    subtype, *raw_params = (piece.strip() for piece in rest.split(";"))
+    params = "".join(
+        f'; {key}="{value}"' for key, value in (p.split("=", 1) for p in raw_params if "=" in p)
+    )
+    data = base64.encodebytes(attachment_bytes(attachment)).decode("ascii")
+    return (
+        _header("Content-Type", f"{maintype}/{subtype}{params}")
+        + "MIME-Version: 1.0\r\n"
+        + "Content-Transfer-Encoding: base64\r\n"
+        + _header("Content-Disposition", f'attachment; filename="{attachment["filename"]}"')
+        + _CRLF
+        + data.replace("\n", _CRLF)
+    )
+
+
+def _multipart(subtype: str, parts: list[str]) -> tuple[str, str]:
+    boundary = f"=_kvarn_{uuid.uuid4().hex}"
+    head = _header("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
+    head += "MIME-Version: 1.0\r\n"
+    body = _CRLF + f"--{boundary}" + _CRLF
+    body += (_CRLF + f"--{boundary}" + _CRLF).join(parts)
+    body += _CRLF + f"--{boundary}--" + _CRLF
+    return head, body
+
+
+def _written(message: MessageParts, extra: list[tuple[str, str]]) -> bytes:
+    """The message as ``generated_bytes`` writes it, by string formatting (see there)."""
+    if message.body_html:
+        parts = [_text_written(message.body_text, "plain"), _text_written(message.body_html, "html")]
+        head, body = _multipart("alternative", parts)
+    else:
+        text = _text_written(message.body_text, "plain")
+        head, _, rest = text.partition("\r\n\r\n")
+        head, body = head + _CRLF, _CRLF + rest
+    if message.attachments:
+        inner = head + body
+        parts = [inner, *(_attachment_written(a) for a in message.attachments)]
+        head, body = _multipart("mixed", parts)
+    headers = [
+        ("Subject", encoded_subject(message.subject)),
+        ("From", encoded_address(message.sender)),
+        ("To", encoded_address(message.recipient)),
+        ("Date", format_datetime(message.created_at.replace(microsecond=0))),
+        ("Message-ID", message.message_id),
+    ]
+    if message.reply_to:
+        headers.append(("Reply-To", encoded_address(message.reply_to)))
+    headers += [("Content-Language", message.locale), ("Auto-Submitted", "auto-generated")]
+    written = head + "".join(_header(name, value) for name, value in headers)
+    written += "".join(f"{name}: {value}{_CRLF}" for name, value in extra)
+    return (written + body).encode("utf-8")
 
 
 class StoredMessage(Message):

@@ -72,10 +72,15 @@ def enqueue(
     registration_id: int | None = None,
     key_checked: bool = False,
     headers: dict[str, str] | None = None,
+    rendered: tuple[str, str, str] | None = None,
 ) -> bool:
     """Store one message unless one with the same dedupe key exists. Returns True if queued.
 
     ``key_checked``: the caller has made sure no message has this key yet.
+    ``attachments``: dicts of ``filename``, ``content_type`` and ``data``, text (a calendar
+    file) or bytes (a PDF; kept as base64 in the row, ``mail.message.stored_attachment``).
+    ``rendered``: subject, text and HTML the caller already rendered from ``context``
+    (``mail.stencil``), stored as they are.
     ``headers``: extra headers (one ASCII line each, e.g. ``List-Unsubscribe``); they are
     part of the finished bytes stored now, not of the row's columns; one a message may not
     carry is a programming error (``ValueError``), never a message queued without it.
@@ -83,7 +88,7 @@ def enqueue(
     mime.check_headers(headers)
     if not key_checked and already_queued(dedupe_key):
         return False
-    subject, text, html = render(kind, locale, context)
+    subject, text, html = rendered or render(kind, locale, context)
     message = OutboxMessage(
         dedupe_key=dedupe_key,
         kind=kind,
@@ -93,7 +98,7 @@ def enqueue(
         subject=subject,
         body_text=text,
         body_html=html,
-        attachments=attachments or [],
+        attachments=[mime.stored_attachment(a) for a in attachments or []],
         message_id=new_message_id(),
         locale=locale,
         created_at=clock.now(),  # also the Date header

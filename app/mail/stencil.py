@@ -39,14 +39,21 @@ class Stencil:
         locale: str,
         context_with: Callable[[Mapping[str, str]], dict],
         fields: Sequence[str],
+        numbers: Sequence[str] = (),
     ) -> None:
         self.kind = kind
         self.locale = locale
         self.placeholders = {field: f"{_PREFIX}{secrets.token_hex(12)}" for field in fields}
-        self.subject, self.text, self.html = render(kind, locale, context_with(self.placeholders))
+        # A number the templates format (``%(position)d``) gets a number as its placeholder:
+        # 19 random digits, which no mail text holds by chance.
+        numeric = {field: 10**18 + secrets.randbelow(9 * 10**18) for field in numbers}
+        self.subject, self.text, self.html = render(
+            kind, locale, context_with({**self.placeholders, **numeric})
+        )
         for part in (self.subject, self.text, self.html):
             _check_whole(part, self.placeholders.values())
         self._fields = {token: field for field, token in self.placeholders.items()}
+        self._fields.update({str(number): field for field, number in numeric.items()})
         self._pattern = re.compile("|".join(re.escape(token) for token in self._fields))
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:

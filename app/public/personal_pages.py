@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ..core import clock
 from ..core.errors import NotFound, Refused, on_refusal_return_to
@@ -37,7 +38,9 @@ def registration_or_404(token: str) -> Registration:
     return registration
 
 
-def _page(registration: Registration, edit_form=None, email_form=None, status: int = 200):
+def _page(
+    registration: Registration, edit_form=None, email_form=None, status: int = 200, notice=None
+):
     if edit_form is None:
         edit_form = EditRegistrationForm(
             formdata=None,
@@ -54,6 +57,7 @@ def _page(registration: Registration, edit_form=None, email_form=None, status: i
     return render_template(
         "public/manage.html",
         registration=registration,
+        notice=notice,
         team=team,
         team_link=url_for("public.team", team_token=team.manage_token) if team and contact else None,
         event=registration.event,
@@ -64,10 +68,22 @@ def _page(registration: Registration, edit_form=None, email_form=None, status: i
     ), status
 
 
+#: What the personal page says right after a sign-up (``?signed_up=1``), by status.
+SIGNED_UP = {
+    "confirmed": _l("You have a seat. A confirmation is on its way by email."),
+    "waitlisted": _l("The event is full, so you are on the waiting list. We will email you if you get a seat."),
+    "interested": _l("Thank you! Your interest is registered. This is not a seat yet: we will email you when the organiser decides."),
+}
+
+
 @bp.get("/r/<token>")
 @private
 def manage(token: str):
-    return _page(registration_or_404(token))
+    registration = registration_or_404(token)
+    notice = None
+    if request.args.get("signed_up") and registration.status.value in SIGNED_UP:
+        notice = SIGNED_UP[registration.status.value]
+    return _page(registration, notice=notice)
 
 
 @bp.post("/r/<token>/details")

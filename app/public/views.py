@@ -156,14 +156,9 @@ def register(event_id: int):
                 "to that registration to the address, so its owner can see or change it."
             ),
         )
-    flash_for = {
-        seats.Outcome.CONFIRMED: _("You have a seat. A confirmation is on its way by email."),
-        seats.Outcome.WAITLISTED: _("The event is full, so you are on the waiting list. We will email you if you get a seat."),
-        seats.Outcome.INTERESTED: _("Thank you! Your interest is registered. This is not a seat yet: we will email you when the organiser decides."),
-    }
-    if result.outcome in flash_for:
-        flash(flash_for[result.outcome], "success")
-    return redirect(url_for("public.manage", token=result.manage_token), 303)
+    # The personal page says what happened (``signed_up``): no session cookie is written,
+    # which spares every sign-up the cookie's signing and serialising.
+    return redirect(url_for("public.manage", token=result.manage_token, signed_up=1), 303)
 
 
 def _edit_rows(form: SignupForm, action: str) -> bool:

@@ -23,6 +23,7 @@ from ..core.text import printable
 from ..core.urls import absolute_url
 from ..mail import calendar, outbox
 from ..models import Event, EventSession, OutboxMessage, Registration, Role, Team, User
+from . import first_mail
 from .reads import team_facts, waitlist_position, waitlist_positions
 from .statuses import SEATED
 
@@ -270,9 +271,36 @@ def registration_created(registration: Registration, position: int | None = None
         "waitlisted": "waitlisted",
         "interested": "interest_received",
     }[registration.status.value]
+    method = ICS_METHOD.get(kind)
+    attachments = (
+        first_mail.calendar_files(
+            registration, method, lambda person: calendar_attachments(person, method)
+        )
+        if method
+        else []
+    )
+
+    def context_for(person: Registration, place: int | None) -> dict:
+        return registration_context(
+            person, calendar_method=method, position=place, calendar_files=len(attachments)
+        )
+
+    # Rendered from the event's stencil when it can be (first_mail), else per person.
+    parts = first_mail.render(kind, registration, position, context_for, files=len(attachments))
+    event = registration.event
     # The key names a registration made in this transaction: nothing can have it yet.
-    enqueue_for_registration(
-        kind, registration, _key(kind, registration), position=position, new_key=True
+    outbox.enqueue(
+        kind=kind,
+        recipient=registration.email,
+        locale=registration.locale,
+        dedupe_key=_key(kind, registration),
+        context=context_for(registration, position) if parts is None else {},
+        rendered=parts,
+        reply_to=reply_to_for(event),
+        attachments=attachments,
+        event_id=event.id,
+        registration_id=registration.id,
+        key_checked=True,
     )
 
 
