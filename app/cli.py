@@ -1,7 +1,7 @@
 """Flask commands, grouped: ``flask outbox`` (deliver mail), ``flask reminders``,
-``flask seats check``, ``flask gauging``, ``flask subscriptions``, ``flask create-user``
-and ``flask demo``. The command line speaks English; pages and mail use each person's
-language.
+``flask seats check``, ``flask gauging``, ``flask subscriptions``, ``flask evaluations``,
+``flask privacy purge``, ``flask create-user`` and ``flask demo``. The command line speaks
+English; pages and mail use each person's language.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from .core import clock
 from .core.errors import NotFound, Refused
 from .core.extensions import db
 from .devtools.demo import NotEmpty, ServerDatabase, load_demo
+from .evaluations import invitations as evaluation_invitations
 from .events.gauging import notify_passed_deadlines
 from .mail import delivery
 from .models import Event, OutboxMessage, OutboxStatus, Role
+from .privacy import purge as privacy_purge
 from .registrations import reminders
 from .registrations.invariants import rule_violations
 from .subscriptions import digests, subscribing
@@ -32,6 +34,10 @@ reminders_cli = AppGroup("reminders", help="Queue reminders to people with a sea
 gauging_cli = AppGroup("gauging", help="Lectures that gauge interest before they are confirmed.")
 seats_cli = AppGroup("seats", help="Check the seat rules against the database.")
 subscriptions_cli = AppGroup("subscriptions", help="Subscriptions to new events: digests, purge.")
+privacy_cli = AppGroup("privacy", help="Retention: archive records, then anonymise; old mail.")
+evaluations_cli = AppGroup(
+    "evaluations", help="After the course: thank-you mails with the evaluation and certificate."
+)
 
 
 def _summary(report: delivery.DeliveryReport) -> str:
@@ -270,9 +276,61 @@ def subscriptions_purge_command(days: float | None) -> None:
     )
 
 
+# --- evaluations ----------------------------------------------------------------------
+
+
+@evaluations_cli.command("send-due")
+def evaluations_send_due_command() -> None:
+    """Queue the thank-you mails (evaluation link, certificate) of events whose last
+    session has ended, and the one reminder to whoever has not answered (cron, e.g.
+    hourly). Safe to repeat: nobody gets either mail twice."""
+    run = evaluation_invitations.send_due()
+    for event_id, done in run.per_event.items():
+        click.echo(
+            f"Event {event_id}: {done.thanked} thank-you mail(s), {done.certificates} with a "
+            f"certificate; {done.reminded} reminder(s)."
+        )
+    click.echo(
+        f"Looked at {run.events} event(s): queued {run.thanked} thank-you mail(s) "
+        f"({run.certificates} with a certificate) and {run.reminded} reminder(s)."
+    )
+
+
+# --- privacy: retention and archiving ------------------------------------------------
+
+
+@privacy_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only say what would be archived and removed.")
+def privacy_purge_command(dry_run: bool) -> None:
+    """Archive and anonymise the events that ended RETENTION_MONTHS ago, and delete the
+    contents of mail sent OUTBOX_KEEP_DAYS ago (cron, daily). Each event's archive record
+    (CSV, PDF/A, SHA-256) is written to ARCHIVE_FOLDER first; an event whose record cannot
+    be written is left as it is, and the command exits with 1. Safe to repeat."""
+    report = privacy_purge.run(dry_run=dry_run)
+    verb = "Would purge" if dry_run else "Purged"
+    for done in report.events:
+        archived = ""
+        if done.written is not None:
+            archived = f"; archived {done.written.pdf} (sha256 {done.written.files[done.written.pdf]})"
+        click.echo(
+            f"{verb} event {done.event_id} \"{done.title}\": {done.registrations} registration(s), "
+            f"{done.teams} team(s), {done.messages} message(s){archived}."
+        )
+    for event_id, why in report.failures:
+        click.echo(f"Event {event_id} NOT purged: its archive record could not be written: {why}", err=True)
+    mail = "would lose" if dry_run else "lost"
+    click.echo(
+        f"{verb} {len(report.events)} event(s); {report.old_messages} sent message(s) {mail} "
+        f"their contents."
+    )
+    if report.failures:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     for command in (
-        outbox_cli, reminders_cli, seats_cli, gauging_cli, subscriptions_cli,
+        outbox_cli, reminders_cli, seats_cli, gauging_cli, subscriptions_cli, evaluations_cli,
+        privacy_cli,
         create_user_command, demo_command,
     ):
         app.cli.add_command(command)

@@ -188,6 +188,12 @@ class Event(db.Model):
     ics_sequence: Mapped[int] = mapped_column(default=0)
     # The most people one team sign-up may hold (the person signing up included).
     max_team_size: Mapped[int] = mapped_column(default=8)
+    # The share of the sessions a person must have attended for a certificate of
+    # attendance (0.80: four sessions of five); None: the event gives no certificates
+    # (evaluations.certificates owns the rule).
+    certificate_share: Mapped[float | None] = mapped_column(
+        sa.Numeric(3, 2, asdecimal=False), default=0.8
+    )
     # When the event first became public (published or gauging interest); None for a draft
     # or an event made public before Kvarn recorded it. Digests announce what is newer
     # than a subscriber's confirmation (subscriptions.digests).
@@ -198,6 +204,9 @@ class Event(db.Model):
     notify_coordinators_on_threshold: Mapped[bool] = mapped_column(default=True)
     threshold_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the retention rules removed the personal data of its registrations, after its
+    # archive record was written (``privacy.purge``); None while they are kept.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
@@ -309,6 +318,25 @@ class Team(db.Model):
     event: Mapped[Event] = relationship()
 
 
+class SessionAttendance(db.Model):
+    """One person checked in at one session of a course (the primary key: once per pair).
+
+    A registration is ``attended`` exactly while it has at least one of these rows, and its
+    ``checked_in_at`` is the earliest of them (``registrations.seats`` keeps both in step;
+    ``registrations.attendance`` reads them)."""
+
+    __tablename__ = "session_attendance"
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registration.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event_session.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The staff user who checked the person in (None once that user is deleted).
+    checked_in_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+
 class SubscriptionFrequency(enum.StrEnum):
     DAILY = "daily"
     WEEKLY = "weekly"
@@ -414,7 +442,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text)
-    # JSON list of {"filename", "content_type", "data"} with text data (e.g. .ics).
+    # JSON list of {"filename", "content_type", "data"}: text data (e.g. .ics), or binary
+    # data (a PDF) as base64 with "encoding": "base64" (mail.message.stored_attachment).
     attachments: Mapped[list] = mapped_column(sa.JSON, default=list)
     message_id: Mapped[str] = mapped_column(sa.String(300))
     locale: Mapped[str] = mapped_column(sa.String(5), default="sv")
@@ -476,3 +505,121 @@ class AuditEntry(db.Model):
 
     user: Mapped[User | None] = relationship()
 
+
+# --- evaluations and certificates (evaluations/) -----------------------------------------
+
+
+class Evaluation(db.Model):
+    """An event's course evaluation: its questions, editable until the first invitation
+    goes out (``sent_at``), and whether it is sent at all. ``evaluations.questions``
+    owns the editing, ``evaluations.invitations`` the sending."""
+
+    __tablename__ = "evaluation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event.id", ondelete="CASCADE"), unique=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # When the first invitations were queued: the questions are fixed from then on, and
+    # answers are taken for EVALUATION_ANSWER_DAYS after it.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+    questions: Mapped[list[EvaluationQuestion]] = relationship(
+        order_by="EvaluationQuestion.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class EvaluationQuestion(db.Model):
+    """One question: a rating from 1 to 5 (``rating``) or free text (``text``)."""
+
+    __tablename__ = "evaluation_question"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evaluation.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    text: Mapped[str] = mapped_column(sa.String(300))
+
+
+class EvaluationInvitation(db.Model):
+    """One person's evaluation link (the thank-you mail after the last session). It
+    records only *that* it was used, never when, and no answer points back to it."""
+
+    __tablename__ = "evaluation_invitation"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "evaluation_id", "registration_id", name="uq_evaluation_invitation_person"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evaluation.id", ondelete="CASCADE")
+    )
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registration.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(exact_string(64), unique=True, default=new_token)
+    used: Mapped[bool] = mapped_column(default=False)
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    evaluation: Mapped[Evaluation] = relationship()
+    registration: Mapped[Registration] = relationship()
+
+
+def new_answer_id() -> str:
+    """A random key: answer rows carry no order that could be matched to anything."""
+    return secrets.token_hex(16)
+
+
+class EvaluationAnswer(db.Model):
+    """One person's answers, with no link to the person: no registration, email, token
+    or time, a random key; the organisation only if the person agreed to give it."""
+
+    __tablename__ = "evaluation_answer"
+    id: Mapped[str] = mapped_column(exact_string(32), primary_key=True, default=new_answer_id)
+    evaluation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evaluation.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisation.id", ondelete="SET NULL"), index=True
+    )
+
+    items: Mapped[list[EvaluationAnswerItem]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class EvaluationAnswerItem(db.Model):
+    """The answer to one question: a rating (1–5) or a text."""
+
+    __tablename__ = "evaluation_answer_item"
+    answer_id: Mapped[str] = mapped_column(
+        exact_string(32), sa.ForeignKey("evaluation_answer.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evaluation_question.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    rating: Mapped[int | None] = mapped_column()
+    text: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Certificate(db.Model):
+    """A certificate of attendance: its verification code and what it certified when it
+    was issued. Name and event are read from the registration, so a registration
+    anonymised or deleted by the retention rules takes its certificate's data with it."""
+
+    __tablename__ = "certificate"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(exact_string(16), unique=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registration.id", ondelete="CASCADE"), unique=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sessions_attended: Mapped[int] = mapped_column()
+    sessions_total: Mapped[int] = mapped_column()
+
+    registration: Mapped[Registration] = relationship()

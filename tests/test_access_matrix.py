@@ -15,17 +15,23 @@ import pytest
 import sqlalchemy as sa
 
 from app.accounts import passwords
+from app.core import clock
 from app.core.database import write_transaction
 from app.core.extensions import db
 from app.models import (
+    Evaluation,
+    EvaluationInvitation,
+    EvaluationQuestion,
     EventKind,
     EventStatus,
     OutboxMessage,
     OutboxStatus,
+    Registration,
     Role,
     Subscription,
     SubscriptionFrequency,
 )
+from app.privacy import links
 from app.registrations import details
 from app.subscriptions import subscribing
 from tests import factories as f
@@ -69,6 +75,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.change_email": PUBLIC,
     "public.confirm_email": PUBLIC,
     "public.calendar": PUBLIC,
+    # A person's own data: asked for from the personal link, opened by the link mailed to
+    # the registration's address (that link is the key).
+    "public.own_data_request": PUBLIC,
+    "public.own_data_download": PUBLIC,
+    "public.erasure_request": PUBLIC,
+    "public.erasure_confirm": PUBLIC,
     "public.team": PUBLIC,  # the team link is the key
     "public.team_add_member": PUBLIC,
     "public.team_cancel_member": PUBLIC,
@@ -85,6 +97,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "public.subscription": PUBLIC,
     "public.subscription_change": PUBLIC,
     "public.subscription_unsubscribe": PUBLIC,
+    # After the course: the evaluation link is the key; the certificate comes from the
+    # personal link; anyone may check a certificate's code.
+    "public.evaluation": PUBLIC,
+    "public.certificate": PUBLIC,
+    "public.certificate_verify": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.login_code": dict.fromkeys(ROLES, LOGIN),  # without a password step first
@@ -106,6 +123,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "staff.event_announcement_send": ALL_STAFF,
     "staff.event_announcement_progress": ALL_STAFF,
     "staff.event_poster": ALL_STAFF,
+    # Evaluations: organisers edit; every role sees the summary it may see (coordinators:
+    # their own organisation's, in groups of at least EVALUATION_MIN_GROUP) and exports it.
+    "staff.event_evaluation_summary": ALL_STAFF,
+    "staff.event_evaluation_csv": ALL_STAFF,
+    "staff.event_evaluation_xlsx": ALL_STAFF,
+    "staff.event_evaluation": ORGANISERS,
+    "staff.event_evaluation_questions": ORGANISERS,
+    "staff.event_evaluation_certificate": ORGANISERS,
     # Organisers (and admins) run the events.
     "staff.events": ORGANISERS,
     "staff.event_new": ORGANISERS,
@@ -130,6 +155,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "staff.registration_promote": ORGANISERS,
     "staff.checkin": ORGANISERS,
     "staff.checkin_mark": ORGANISERS,
+    "staff.checkin_walk_in": ORGANISERS,  # a walk-in at the door, checked in at once
     "staff.outbox": ORGANISERS,
     "staff.outbox_retry": ORGANISERS,
     "staff.attendance": ORGANISERS,
@@ -209,6 +235,7 @@ def build_world() -> World:
     )
     subscribing.subscribe("obekraftad@lerum.example", weekly, "sv")
     unconfirmed = db.session.scalar(sa.select(Subscription).where(Subscription.email == "obekraftad@lerum.example"))
+    evaluation_token = write_transaction(lambda: _evaluation_link(lecture.id, NAMES["a"][1]))
     users = {
         "anonymous": None,
         "coordinator_a": make_user(Role.COORDINATOR, organisation=org_a),
@@ -233,8 +260,31 @@ def build_world() -> World:
         "team_token": team.manage_token,
         "member_id": team.placed[1][1].id,
         "confirm_token": unconfirmed.confirm_token,
+        # Not the spare's: /r/email/<change> moves that registration to another address.
+        "data_link": links.make(links.OWN_DATA, team.placed[1][1]),
+        # A team member no other route uses: the first POST erases them, later ones are told so.
+        "erasure_link": links.make(links.ERASURE, team.placed[2][1]),
+        "evaluation_token": evaluation_token,
     }
     return World(params, users)
+
+
+def _evaluation_link(event_id: int, email: str) -> str:
+    """A sent evaluation of ``event_id`` and the personal link of the person ``email``."""
+    evaluation = Evaluation(event_id=event_id, enabled=True, sent_at=clock.now())
+    evaluation.questions.append(EvaluationQuestion(position=1, kind="rating", text="Hur nöjd är du?"))
+    evaluation.questions.append(EvaluationQuestion(position=2, kind="text", text="Vad var bäst?"))
+    db.session.add(evaluation)
+    db.session.flush()
+    registration_id = db.session.scalar(
+        sa.select(Registration.id).where(Registration.event_id == event_id, Registration.email == email)
+    )
+    invitation = EvaluationInvitation(
+        evaluation_id=evaluation.id, registration_id=registration_id, invited_at=clock.now()
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    return invitation.token
 
 
 def requests_to_make(app, params: dict[str, object]) -> tuple[list[tuple[str, str, str]], list[str]]:

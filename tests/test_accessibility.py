@@ -59,7 +59,7 @@ NOT_PAGES = {
     "auth.logout": "POST only",
 }
 #: Downloads (calendar files, exports) and feeds, known by the end of their path.
-DOWNLOADS = (".ics", ".csv", ".xlsx", ".json", ".rss", ".atom")
+DOWNLOADS = (".ics", ".csv", ".xlsx", ".json", ".rss", ".atom", ".pdf")
 #: Pages that answer a GET with a redirect, on purpose (for the roles named, or all).
 REDIRECTS = {
     "public.index": None,  # to the listing
@@ -295,6 +295,13 @@ def error_states(page, audit: Audit, base: str, world) -> None:
     response = page.goto(f"{base}/subscriptions/confirm/not-a-valid-link")
     audit.expect_error(page, "refused subscription link", response, {404})
 
+    # The evaluation sent without a single answer, and a forged certificate code.
+    page.goto(f"{base}/evaluations/{world.params['evaluation_token']}")
+    response = submit(page, "form.evaluation-form button[type=submit]")
+    audit.expect_error(page, "evaluation sent empty", response, {400})
+    response = page.goto(f"{base}/certificates/verify?code=ABCD-EFGH-JKMN")
+    audit.check(page, "certificate check with a forged code")
+
     # Log-in with the wrong password, then the real one.
     response = log_in(page, base, organiser.email, "not-the-password")
     audit.expect_error(page, "log-in with a wrong password", response, {400, 401})
@@ -306,6 +313,11 @@ def error_states(page, audit: Audit, base: str, world) -> None:
     page.goto(f"{base}/staff/events/new")
     response = submit(page, "form.event-form button[data-once]")
     audit.expect_error(page, "new event form sent empty", response, {400})
+    # The check-in page's walk-in form sent empty (it opens with its error summary).
+    page.goto(f"{base}/staff/events/{event_id}/checkin")
+    page.click("details.walk-in summary")
+    response = submit(page, "details.walk-in button[type=submit]")
+    audit.expect_error(page, "walk-in form sent empty", response, {400})
     response = page.goto(f"{base}/staff/admin/users")
     audit.expect_error(page, "403 page", response, {403})
 

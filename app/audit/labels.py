@@ -727,6 +727,99 @@ def _subscriptions_purge(d: dict, w: Words) -> str:
     )
 
 
+# --- evaluations and certificates --------------------------------------------------------
+
+
+@action(
+    "evaluation.questions",
+    _l("Evaluation questions saved"),
+    example={"questions": 7, "ratings": 5, "enabled": True},
+)
+def _evaluation_questions(d: dict, w: Words) -> str:
+    saved = ngettext(
+        "The evaluation has %(num)d question.",
+        "The evaluation has %(num)d questions.",
+        int(d["questions"]),
+    )
+    return _join(
+        saved,
+        ngettext(
+            "%(num)d of them is a rating.", "%(num)d of them are ratings.", int(d["ratings"])
+        )
+        if "ratings" in d
+        else "",
+        "" if d.get("enabled", True) else _("It is turned off: no evaluation is sent."),
+    )
+
+
+@action(
+    "event.certificate_share",
+    _l("Certificate rule changed"),
+    example={"from": 0.8, "to": 0.75},
+)
+def _certificate_share(d: dict, w: Words) -> str:
+    def share(value) -> str:
+        if value is None:
+            return _("no certificates")
+        return _("%(percent)d %% of the sessions", percent=round(float(value) * 100))
+
+    return _("A certificate of attendance needed %(from)s; now %(to)s.", **{"from": share(d["from"]), "to": share(d["to"])})
+
+
+@action(
+    "evaluation.sent",
+    _l("Thank-you mails and evaluation sent"),
+    example={"thanked": 18, "certificates": 15, "reminded": 0},
+)
+def _evaluation_sent(d: dict, w: Words) -> str:
+    return _join(
+        ngettext(
+            "%(num)d thank-you mail was queued.",
+            "%(num)d thank-you mails were queued.",
+            int(d["thanked"]),
+        )
+        if int(d["thanked"])
+        else "",
+        ngettext(
+            "%(num)d with a certificate of attendance.",
+            "%(num)d with a certificate of attendance.",
+            int(d["certificates"]),
+        )
+        if int(d.get("certificates") or 0)
+        else "",
+        ngettext(
+            "%(num)d reminder to answer the evaluation was queued.",
+            "%(num)d reminders to answer the evaluation were queued.",
+            int(d["reminded"]),
+        )
+        if int(d["reminded"])
+        else "",
+    )
+
+
+@action(
+    "evaluation.export",
+    _l("Evaluation summary downloaded"),
+    example={"format": "xlsx", "answers": 14, "scope": "organisation", "organisation_id": 3},
+)
+def _evaluation_export(d: dict, w: Words) -> str:
+    fmt, answers = str(d["format"]).upper(), int(d["answers"])
+    if d.get("scope") == "organisation":
+        return ngettext(
+            "The summary of the evaluation was downloaded as %(format)s: %(num)d answer, from %(organisation)s only.",
+            "The summary of the evaluation was downloaded as %(format)s: %(num)d answers, from %(organisation)s only.",
+            answers,
+            format=fmt,
+            organisation=w.organisation(int(d["organisation_id"])),
+        )
+    return ngettext(
+        "The summary of the evaluation was downloaded as %(format)s: %(num)d answer.",
+        "The summary of the evaluation was downloaded as %(format)s: %(num)d answers.",
+        answers,
+        format=fmt,
+    )
+
+
 # --- exports -----------------------------------------------------------------------------
 
 #: What the filters of an audit-log export are called (``reporting.audit_log``).
@@ -748,6 +841,8 @@ def _filter_value(name: str, value: Any) -> str:
         return object_type_label(value)
     if name == "user" and value is None:
         return _("no staff user")
+    if name == "participant" and value is None:
+        return _("(erased)")
     return plain(value)
 
 
@@ -804,8 +899,149 @@ def _export(d: dict, w: Words) -> str:
 def _outbox_retry(d: dict, w: Words) -> str:
     return _(
         "The message to %(recipient)s is queued again; it had failed with: %(error)s",
-        recipient=d["recipient"],
+        recipient=d["recipient"] or _("(erased)"),
         error=d.get("error") or _("(no reason kept)"),
+    )
+
+
+@action("outbox.purge", _l("Old mail emptied"), example={"messages": 120, "older_than_days": 30})
+def _outbox_purge(d: dict, w: Words) -> str:
+    return ngettext(
+        "The text and attachments of %(num)d sent email were deleted (sent more than %(days)d "
+        "days ago, or a receipt of an erasure).",
+        "The text and attachments of %(num)d sent emails were deleted (sent more than %(days)d "
+        "days ago, or receipts of an erasure).",
+        _count(d["messages"]),
+        days=int(d["older_than_days"]),
+    )
+
+
+# --- retention and a person's own data (privacy) ---------------------------------------------
+# Counts, file names and checksums only: never the erased data.
+
+
+@action(
+    "event.archive",
+    _l("Archive record written"),
+    example={
+        "files": {
+            "kvarn-event-7-attendance.csv": "9f2c…",
+            "kvarn-event-7-figures.csv": "41ab…",
+            "kvarn-event-7-archive.pdf": "c0de…",
+            "kvarn-event-7-archive.sha256": "77e1…",
+        }
+    },
+)
+def _event_archive(d: dict, w: Words) -> str:
+    files = d["files"]
+    return _(
+        "The attendance list and figures were written to the archive folder: %(files)s.",
+        files="; ".join(f"{name} (SHA-256 {digest})" for name, digest in files.items()),
+    )
+
+
+@action(
+    "event.purge",
+    _l("Personal data removed (retention)"),
+    example={
+        "registrations": 23,
+        "teams": 2,
+        "messages": 61,
+        "audit_entries": 1,
+        "archive": "kvarn-event-7-archive.pdf",
+        "sha256": "c0de…",
+    },
+)
+def _event_purge(d: dict, w: Words) -> str:
+    return _join(
+        ngettext(
+            "The personal data of %(num)d registration was removed after the retention period.",
+            "The personal data of %(num)d registrations was removed after the retention period.",
+            _count(d["registrations"]),
+        ),
+        ngettext(
+            "%(num)d team sign-up and its contact, too.",
+            "%(num)d team sign-ups and their contacts, too.",
+            _count(d["teams"]),
+        )
+        if _count(d["teams"])
+        else "",
+        ngettext(
+            "%(num)d email emptied or deleted.",
+            "%(num)d emails emptied or deleted.",
+            _count(d["messages"]),
+        ),
+        _(
+            "Archive record: %(file)s (SHA-256 %(sha256)s).",
+            file=d["archive"],
+            sha256=d["sha256"],
+        ),
+    )
+
+
+@action("person.data_requested", _l("Own data asked for"), example={"by": "person"}, by_person=True)
+def _person_data_requested(d: dict, w: Words) -> str:
+    return _("A link to download a copy of their data was sent to the registration's address.")
+
+
+@action(
+    "person.data_download",
+    _l("Own data downloaded"),
+    example={"registrations": 3, "teams": 1, "messages": 9, "subscription": True},
+    by_person=True,
+)
+def _person_data_download(d: dict, w: Words) -> str:
+    return ngettext(
+        "The person downloaded a copy of their data: %(num)d registration.",
+        "The person downloaded a copy of their data: %(num)d registrations.",
+        _count(d["registrations"]),
+    )
+
+
+@action(
+    "person.erasure_requested", _l("Erasure asked for"), example={"by": "person"}, by_person=True
+)
+def _person_erasure_requested(d: dict, w: Words) -> str:
+    return _("A link to confirm the erasure of all their registrations was sent to the registration's address.")
+
+
+@action(
+    "person.erasure",
+    _l("Registrations erased on request"),
+    example={
+        "registrations": 3,
+        "events": 3,
+        "cancelled": 1,
+        "promoted": 1,
+        "teams": 0,
+        "messages": 8,
+        "audit_entries": 0,
+    },
+    by_person=True,
+)
+def _person_erasure(d: dict, w: Words) -> str:
+    cancelled, promoted = _count(d["cancelled"]), _count(d["promoted"])
+    return _join(
+        ngettext(
+            "%(num)d registration was erased at the person's own request.",
+            "%(num)d registrations were erased at the person's own request.",
+            _count(d["registrations"]),
+        ),
+        ngettext("They concerned %(num)d event.", "They concerned %(num)d events.", _count(d["events"])),
+        ngettext(
+            "%(num)d of them was cancelled, and its place went to the waiting list.",
+            "%(num)d of them were cancelled, and their places went to the waiting list.",
+            cancelled,
+        )
+        if cancelled
+        else "",
+        ngettext(
+            "%(num)d person from the waiting list got a seat.",
+            "%(num)d people from the waiting list got a seat.",
+            promoted,
+        )
+        if promoted
+        else "",
     )
 
 

@@ -55,6 +55,24 @@ class DefaultConfig:
 
     REMINDER_LEAD_HOURS = 48
 
+    # Evaluations and certificates (evaluations/, `flask evaluations send-due` from cron).
+    # The thank-you mail with the evaluation link (and the certificate) goes this many hours
+    # after the last session ends (time to finish the check-in), only for events that
+    # ended within the last EVALUATION_SEND_WITHIN_DAYS days (so old events are never mailed
+    # when the feature is switched on); one reminder after EVALUATION_REMINDER_DAYS to whoever
+    # has not answered; answers are taken for EVALUATION_ANSWER_DAYS after the first mails.
+    EVALUATION_SEND_AFTER_HOURS = 2
+    EVALUATION_SEND_WITHIN_DAYS = 7
+    EVALUATION_REMINDER_DAYS = 4
+    EVALUATION_ANSWER_DAYS = 21
+    # Figures per organisation show only groups of at least this many answers (smaller
+    # groups are counted together as "other"), and only once answering has closed.
+    EVALUATION_MIN_GROUP = 3
+    # TrueType fonts for the certificate PDF (any script); empty: DejaVu Sans where the
+    # system has it (fonts-dejavu-core), else the PDF's built-in Helvetica (Latin-1 only).
+    CERTIFICATE_FONT = ""
+    CERTIFICATE_FONT_BOLD = ""
+
     # Subscriptions ("bevakning", subscriptions.subscribing): an address that has not
     # followed its confirmation link is deleted after this many days (`flask subscriptions
     # purge`), and the subscribe form takes this many posts per client address.
@@ -100,8 +118,22 @@ class DefaultConfig:
     # The data protection officer (dataskyddsombud).
     DPO_EMAIL = ""
     # Registrations are kept this many months after the event, by the retention rules
-    # (gallringsbeslut); the privacy notice says so.
+    # (gallringsbeslut); the privacy notice says so. Then `flask privacy purge` (cron, daily)
+    # writes the event's archive record (attendance list and figures: CSV and PDF/A with a
+    # SHA-256 checksum file) into ARCHIVE_FOLDER and anonymises the registrations.
     RETENTION_MONTHS = 12
+    # Where archive records go: a path, absolute or relative to the instance folder; empty:
+    # the instance folder's archive/ (instance/archive in a checkout). Created if missing.
+    ARCHIVE_FOLDER = ""
+    # TrueType fonts embedded in the archive PDF/A; empty: the DejaVu Sans fonts shipped in
+    # app/privacy/fonts (PDF/A needs every font embedded, so no built-in font will do).
+    ARCHIVE_FONT = ""
+    ARCHIVE_FONT_BOLD = ""
+    # The text, HTML and attachments of a sent email are deleted this many days after it was
+    # sent (`flask privacy purge`); who it went to, when and its subject stay.
+    OUTBOX_KEEP_DAYS = 30
+    # Hours the links mailed for a person's own data (download, erasure) work.
+    PRIVACY_LINK_HOURS = 48
     # How far the site meets the accessibility requirements: "full", "partial" or "none".
     ACCESSIBILITY_CONFORMANCE = "partial"
     # What is not accessible: a text (one gap a line), a list, or {"sv": [...], "en": [...]}.

@@ -52,6 +52,8 @@ class Facts:
     dpo_email: str
     retention_months: int
     link_days: int
+    outbox_keep_days: int
+    unconfirmed_days: int
     conformance: str
     known_gaps: list[Phrase]
     reviewed: str
@@ -79,6 +81,8 @@ def facts(language: str) -> Facts:
         dpo_email=one_line(str(config.get("DPO_EMAIL") or "")),
         retention_months=int(config.get("RETENTION_MONTHS", 12)),
         link_days=int(config["MANAGE_LINK_DAYS_AFTER_EVENT"]),
+        outbox_keep_days=int(config.get("OUTBOX_KEEP_DAYS", 30)),
+        unconfirmed_days=int(config.get("SUBSCRIPTION_UNCONFIRMED_DAYS", 3)),
         conformance=conformance if conformance in CONFORMANCE else "partial",
         known_gaps=known_gaps(config.get("ACCESSIBILITY_KNOWN_GAPS"), language),
         reviewed=_day(one_line(str(config.get("ACCESSIBILITY_REVIEWED") or ""))),

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, render_template, request
 
 from ..core.extensions import db
+from ..mail.message import attachment_bytes
 from ..models import OutboxMessage
 
 bp = Blueprint("dev_mailbox", __name__, url_prefix="/dev/mailbox")
@@ -77,7 +78,7 @@ def attachment(message_id: int, index: int):
     if not 0 <= index < len(attachments):
         abort(404)
     item = attachments[index]
-    response = Response(item["data"], mimetype=item["content_type"].split(";")[0])
+    response = Response(attachment_bytes(item), mimetype=item["content_type"].split(";")[0])
     response.headers["Content-Disposition"] = f'attachment; filename="{item["filename"]}"'
     return response
 

@@ -18,6 +18,7 @@ from ..core import clock
 from ..core.errors import NotFound, Refused, on_refusal_return_to
 from ..core.form_base import refuse_onto
 from ..core.security import private
+from ..evaluations import certificates
 from ..events.calendar_files import event_calendar_bytes, registration_calendar_bytes
 from ..models import Registration
 from ..registrations import details, reads, seats
@@ -65,6 +66,7 @@ def _page(
         form=edit_form,
         email_form=email_form or EmailChangeForm(formdata=None),
         changeable=details.is_still_ahead(registration) and can_cancel(registration, registration.event),
+        certificate_offered=certificates.offered(registration),
     ), status
 
 

@@ -11,14 +11,16 @@ Checked, for one event:
    it may sit out only while it does not fit), and nobody waits in an event that is not
    open or closed; waiting is first come, first served: nobody holds a seat ahead of an
    earlier person waiting alone in ``(created_at, id)`` order, except people promoted by
-   hand (audit ``registration.promote``) — the waiting teams kept together that are passed
-   over are exactly those that do not fit (first fit), and members of a team split since
+   hand (audit ``registration.promote``) or added at the door (``registration.walk_in``)
+   — the waiting teams kept together that are passed over are exactly those that do not
+   fit (first fit), and members of a team split since
    (audit ``team.split``) may have been passed over while it was kept;
 3. at most one active registration per (event, email), and ``active_email`` says exactly
    which rows are active;
 4. a cancelled event has no active registration;
 5. the team rule: the active members of a team kept together all have seats, all wait, or
    all are interested — never some of each.
+6. a registration is attended exactly while it is checked in at a session of the event.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from collections import Counter, defaultdict
 import sqlalchemy as sa
 
 from ..core.extensions import db
-from ..models import AuditEntry, Event, EventStatus, Registration, RegistrationStatus, Team
+from ..models import (
+    AuditEntry,
+    Event,
+    EventStatus,
+    Registration,
+    RegistrationStatus,
+    SessionAttendance,
+    Team,
+)
 from .statuses import SEATED
 
 S = RegistrationStatus
@@ -78,7 +88,8 @@ def rule_violations(event_id: int) -> list[str]:
     hand_promoted = set(
         db.session.scalars(
             sa.select(AuditEntry.object_id).where(
-                AuditEntry.action == "registration.promote",
+                # Given a seat by hand, or at the door (a walk-in gets a seat of its own).
+                AuditEntry.action.in_(["registration.promote", "registration.walk_in"]),
                 AuditEntry.object_type == "registration",
                 AuditEntry.object_id.in_([r.id for r in rows] or [-1]),
             )
@@ -140,5 +151,19 @@ def rule_violations(event_id: int) -> list[str]:
     if event.status == EventStatus.CANCELLED and active:
         problems.append(
             f"the event is cancelled but {sum(map(len, active.values()))} registrations are active"
+        )
+
+    checked_in = set(
+        db.session.scalars(
+            sa.select(SessionAttendance.registration_id)
+            .join(Registration, Registration.id == SessionAttendance.registration_id)
+            .where(Registration.event_id == event_id)
+        )
+    )
+    attended = {r.id for r in rows if r.status == S.ATTENDED}
+    if attended != checked_in:
+        problems.append(
+            f"registrations {sorted(attended - checked_in)} are attended without a check-in and "
+            f"{sorted(checked_in - attended)} are checked in without being attended"
         )
     return problems

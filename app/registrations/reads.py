@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from ..core.extensions import db
 from ..models import Registration, RegistrationStatus, Team
@@ -246,3 +247,34 @@ def by_manage_token(token: str) -> Registration | None:
     if not token or len(token) > 64:
         return None
     return db.session.scalar(sa.select(Registration).where(Registration.manage_token == token))
+
+
+# --- lists in team order, read a page at a time (the "pages" work) ---------------------
+
+
+def in_team_order(*where: sa.ColumnElement[bool]) -> tuple[Any, tuple]:
+    """The registrations matching ``where`` in the order ``grouped_by_team`` gives, decided
+    by the database: a team's members together at the place of its first member among
+    the matching rows, everyone else at their own ``(created_at, id)`` place.
+
+    Returns ``(row, order_by)``: ``row`` is ``Registration`` over the matching rows (select
+    its columns or itself and join what you need), ``order_by`` the ordering to pass to
+    ``order_by``. A page is then ``limit``/``offset`` away, and a large list can be read as
+    a stream, since no Python has to see every row first.
+    """
+    solo = Registration.team_id.is_(None)
+    team_first_at = sa.func.min(Registration.created_at).over(partition_by=Registration.team_id)
+    team_first_id = sa.func.first_value(Registration.id).over(
+        partition_by=Registration.team_id, order_by=(Registration.created_at, Registration.id)
+    )
+    keyed = (
+        sa.select(
+            Registration,
+            sa.case((solo, Registration.created_at), else_=team_first_at).label("unit_at"),
+            sa.case((solo, Registration.id), else_=team_first_id).label("unit_id"),
+        )
+        .where(*where)
+        .subquery("in_team_order")
+    )
+    row = aliased(Registration, keyed)
+    return row, (keyed.c.unit_at, keyed.c.unit_id, row.created_at, row.id)

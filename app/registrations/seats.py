@@ -27,11 +27,21 @@ from ..core import clock, text
 from ..core.database import require_write_transaction, write_transaction
 from ..core.errors import NotFound, Refused
 from ..core.extensions import db
-from ..models import Event, EventStatus, Organisation, Registration, RegistrationStatus, Team
+from ..models import (
+    Event,
+    EventSession,
+    EventStatus,
+    Organisation,
+    Registration,
+    RegistrationStatus,
+    SessionAttendance,
+    Team,
+)
 from . import notices, queue, reads
 from .locking import lock_event
 from .reads import count_columns
 from .statuses import CANCELLABLE, SEAT_GIVING_EVENTS, SEATED, can_promote_by_hand
+from .statuses import label as status_label
 
 S = RegistrationStatus
 
@@ -398,24 +408,32 @@ def promote_by_hand(registration_id: int, user_id: int) -> Registration:
     return write_transaction(work)
 
 
-def set_attendance(registration_id: int, attended: bool, user_id: int) -> Registration:
-    """Check a confirmed person in (attended) or undo it."""
+def set_attendance(
+    registration_id: int, attended: bool, user_id: int | None, session_id: int | None = None
+) -> Registration:
+    """Check a person with a seat in at one session of the event (``attended``), or undo
+    that check-in. ``session_id`` names the session (without it the event must have only
+    one). The person is ``attended`` while checked in at any session, ``checked_in_at``
+    the earliest check-in; undoing the last one makes them confirmed again. A repeated
+    tap (already checked in there, or nothing to undo) changes and records nothing.
+    The rows and the status are kept in step in the attendance section below."""
 
     def work() -> Registration:
         registration = db.session.get(Registration, registration_id)
         if registration is None:
             raise NotFound()
-        lock_event(registration.event_id)
+        event = lock_event(registration.event_id)
         db.session.refresh(registration)
-        if attended and registration.status in (S.CONFIRMED, S.NO_SHOW):
-            _set_status(registration, S.ATTENDED)
-            registration.checked_in_at = clock.now()
-        elif not attended and registration.status == S.ATTENDED:
-            _set_status(registration, S.CONFIRMED)
-            registration.checked_in_at = None
-        elif registration.status != (S.ATTENDED if attended else S.CONFIRMED):
+        session = _session_to_check_in(event, session_id)
+        if registration.status not in SEATED:
             raise Refused(_l("Only people with a seat can be checked in."))
-        audit.record(user_id, "registration.attendance", registration, {"attended": attended})
+        if _mark_session(registration, session, attended, user_id):
+            audit.record(
+                user_id,
+                "registration.attendance",
+                registration,
+                {"attended": attended, **_session_details(event, session)},
+            )
         return registration
 
     return write_transaction(work)
@@ -850,6 +868,166 @@ def set_keep_together(token: str, keep: bool) -> Team:
     return write_transaction(work)
 
 
+# --- attendance per session (check-in, walk-ins) ----------------------------------------
+# A registration is ``attended`` exactly while it has a ``SessionAttendance`` row, and its
+# ``checked_in_at`` is the earliest one: reminders, exports and the invariants read the
+# status; certificates read the rows (``attendance``).
+
+
+def _session_to_check_in(event: Event, session_id: int | None) -> EventSession:
+    """The event's session a check-in is for (``None``: its only session)."""
+    if not event.sessions:
+        raise Refused(_l("This event has no sessions to check in at."))
+    if session_id is None:
+        if len(event.sessions) > 1:
+            raise Refused(_l("Choose the session to check in at."), field="session_id")
+        return event.sessions[0]
+    session = next((s for s in event.sessions if s.id == session_id), None)
+    if session is None:
+        raise NotFound()
+    return session
+
+
+def _session_details(event: Event, session: EventSession) -> dict:
+    """Which session an audit entry is about: its id, number, the count, its start."""
+    ordered = sorted(event.sessions, key=lambda s: (s.starts_at, s.id))
+    return {
+        "session_id": session.id,
+        "session": ordered.index(session) + 1,
+        "sessions": len(ordered),
+        "starts_at": session.starts_at.isoformat(),
+    }
+
+
+def _mark_session(
+    registration: Registration, session: EventSession, attended: bool, user_id: int | None
+) -> bool:
+    """Add or remove the registration's row for the session and bring its status and
+    ``checked_in_at`` in line with its rows. False when there was nothing to change."""
+    row = db.session.execute(
+        sa.select(SessionAttendance)
+        .where(
+            SessionAttendance.registration_id == registration.id,
+            SessionAttendance.session_id == session.id,
+        )
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if attended == (row is not None):
+        return False
+    if attended:
+        db.session.add(
+            SessionAttendance(
+                registration_id=registration.id,
+                session_id=session.id,
+                checked_in_at=clock.now(),
+                checked_in_by=user_id,
+            )
+        )
+    else:
+        db.session.delete(row)
+    db.session.flush()
+    first = db.session.scalar(
+        sa.select(sa.func.min(SessionAttendance.checked_in_at)).where(
+            SessionAttendance.registration_id == registration.id
+        )
+    )
+    if first is None:
+        if registration.status == S.ATTENDED:
+            _set_status(registration, S.CONFIRMED)
+        registration.checked_in_at = None
+    else:
+        if registration.status != S.ATTENDED:
+            _set_status(registration, S.ATTENDED)
+        registration.checked_in_at = first
+    return True
+
+
+@dataclass(frozen=True)
+class WalkInResult:
+    registration: Registration
+    #: False when the address already had a seat: that registration was checked in.
+    added: bool
+    #: The capacity before and after, when the event was full and got one more seat.
+    capacity_raised: tuple[int, int] | None = None
+
+
+def add_walk_in(
+    event_id: int,
+    session_id: int,
+    name: str,
+    email: str,
+    organisation_id: int,
+    user_id: int,
+    locale: str | None = None,
+) -> WalkInResult:
+    """Someone at the door who had not signed up: a registration with a seat, checked in
+    at the session, audited (``registration.walk_in``). A full event gets one more seat
+    (said in the entry). An address that already has a seat is checked in instead; one
+    waiting or interested is refused (give the seat by hand first: the queue's rule).
+    The walk-in gets the ordinary confirmation mail: the personal link is their only way
+    to see and correct what was typed at the door, to cancel later sessions and to get
+    the calendar entries of a course's coming days."""
+
+    def work() -> WalkInResult:
+        event = lock_event(event_id)
+        session = _session_to_check_in(event, session_id)
+        if event.status not in SEAT_GIVING_EVENTS:
+            raise Refused(_l("Walk-ins can be added only to an open or closed event."))
+        address = email.strip().lower()
+        if not text.one_line(name).strip():
+            raise Refused(_l("Enter the name."), field="name")
+        if "@" not in address:
+            raise Refused(_l("Enter a valid email address, like name@kommun.se."), field="email")
+        organisation = db.session.get(Organisation, organisation_id)
+        if organisation is None or not organisation.active:
+            raise Refused(_l("Choose an organisation from the list."), field="organisation")
+        existing = db.session.scalar(
+            _BY_EMAIL.execution_options(populate_existing=True),
+            {"event_id": event.id, "email": address},
+        )
+        if existing is not None:
+            if existing.status not in SEATED:
+                raise Refused(
+                    _l(
+                        "%(name)s is already registered with this address but has no seat "
+                        "(%(status)s). Give them a seat on the registrations page first.",
+                        name=existing.name,
+                        status=status_label(existing.status),
+                    ),
+                    field="email",
+                )
+            if _mark_session(existing, session, True, user_id):
+                audit.record(
+                    user_id,
+                    "registration.attendance",
+                    existing,
+                    {"attended": True, **_session_details(event, session)},
+                )
+            return WalkInResult(existing, added=False)
+
+        seated, waiting, _ = _seats_taken_and_waiting(event.id)
+        raised = None
+        if seated >= event.capacity or (waiting and not _newcomers_placed(event, [[0]])):
+            # No free seat this newcomer may take: one more seat, for them.
+            raised = (event.capacity, max(event.capacity, seated) + 1)
+            event.capacity = raised[1]
+        person = SignUp(name=name, email=address, organisation_id=organisation.id)
+        registration = _new_registration(
+            event, person, address, S.CONFIRMED, locale or event.language or "sv", clock.now()
+        )
+        db.session.add(registration)
+        db.session.flush()
+        notices.registration_created(registration)
+        _mark_session(registration, session, True, user_id)
+        details = {"event_id": event.id, **_session_details(event, session)}
+        if raised is not None:
+            details["capacity"] = {"from": raised[0], "to": raised[1]}
+        audit.record(user_id, "registration.walk_in", registration, details)
+        return WalkInResult(registration, added=True, capacity_raised=raised)
+
+    return write_transaction(work)
+
+
 # The sign-up path's statements, built once: SQLAlchemy then only looks up their
 # compiled SQL instead of building and hashing a new statement per sign-up.
 _SEATED_AND_WAITING = sa.select(
@@ -869,3 +1047,114 @@ _BY_EMAIL = sa.select(Registration).where(_SAME_EMAIL)
 _BY_FORM_KEY_OR_EMAIL = sa.select(Registration).where(
     sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
 )
+
+
+# --- erasure: a person's registrations, on their request (privacy.erasure) --------------
+# What is personal in a registration and a team sign-up, and erasing every registration of
+# one address: active ones are cancelled here, so that the freed seats go to the waiting
+# list as after any cancellation (``_fill_free_seats``, with the "promoted" mails), then
+# the rows keep only what the figures need. ``privacy.purge`` anonymises an event's rows
+# with the same two functions once the retention period is over.
+
+#: The domain of an anonymised row's address: ``.invalid`` is reserved (RFC 2606) and
+#: never receives mail.
+ERASED_DOMAIN = "erased.invalid"
+
+
+def erased_address(kind: str, row_id: int) -> str:
+    """The placeholder address of an anonymised row: unique, so that the rule "one
+    active registration per (event, email)" still holds for rows that keep their status."""
+    return f"{kind}-{row_id}@{ERASED_DOMAIN}"
+
+
+def anonymise_registration(registration: Registration) -> None:
+    """Remove the personal data of one registration; the event, organisation, status,
+    times, team and check-ins stay (they are the figures). The personal link stops
+    working: its token is replaced by one nobody knows."""
+    from ..models import new_token
+
+    registration.name = ""
+    registration.email = erased_address("registration", registration.id)
+    registration.active_email = None if registration.status == S.CANCELLED else registration.email
+    registration.work_team = ""
+    registration.needs = ""
+    registration.manage_token = new_token()
+    registration.submission_key = None
+
+
+def anonymise_team(team: Team) -> None:
+    """Remove the contact's name and address from a team sign-up; the team link stops
+    working. Its members are registrations of their own."""
+    from ..models import new_token
+
+    team.contact_name = ""
+    team.contact_email = erased_address("team", team.id)
+    team.manage_token = new_token()
+    team.submission_key = None
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What ``erase_registrations`` did (counts and ids only: the address is gone)."""
+
+    #: The registrations anonymised and the teams whose contact was the address.
+    registration_ids: tuple[int, ...]
+    team_ids: tuple[int, ...]
+    events: int
+    #: Of those, cancelled now (they were active in an event not yet over).
+    cancelled: int
+    #: People from the waiting lists who got the freed seats.
+    promoted: int
+
+    @property
+    def nothing(self) -> bool:
+        return not self.registration_ids and not self.team_ids
+
+
+def erase_registrations(email: str) -> Erased:
+    """Erase every registration of ``email`` in every event, in the caller's write
+    transaction: under each event's lock (events in id order, so two erasures never wait
+    for each other in a circle), cancel the active ones of events not yet over (no
+    cancellation mail: the caller sends one receipt), pass the freed seats on to the
+    waiting list, then anonymise every row of the address and every team it signed up.
+    Registrations of events that are over keep their status, so attendance still counts."""
+    require_write_transaction()
+    address = (email or "").strip().lower()
+    if not address:
+        return Erased((), (), 0, 0, 0)
+    event_ids = sorted(
+        set(db.session.scalars(sa.select(Registration.event_id).where(Registration.email == address)))
+        | set(db.session.scalars(sa.select(Team.event_id).where(Team.contact_email == address)))
+    )
+    registration_ids: list[int] = []
+    team_ids: list[int] = []
+    cancelled = promoted = 0
+    for event_id in event_ids:
+        event = lock_event(event_id)
+        rows = list(
+            db.session.scalars(
+                sa.select(Registration)
+                .where(Registration.event_id == event.id, Registration.email == address)
+                .order_by(Registration.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+        over = event.phase() == EventStatus.FINISHED
+        freed = [r for r in rows if r.status in CANCELLABLE and not over]
+        for registration in freed:
+            _set_status(registration, S.CANCELLED)
+        if freed:
+            cancelled += len(freed)
+            promoted += len(_fill_free_seats(event))
+        for registration in rows:
+            anonymise_registration(registration)
+            registration_ids.append(registration.id)
+        for team in db.session.scalars(
+            sa.select(Team)
+            .where(Team.event_id == event.id, Team.contact_email == address)
+            .execution_options(populate_existing=True)
+        ):
+            anonymise_team(team)
+            team_ids.append(team.id)
+    db.session.flush()
+    return Erased(tuple(registration_ids), tuple(team_ids), len(event_ids), cancelled, promoted)

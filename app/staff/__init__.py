@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     checkin,
     dashboard,
     downloads,
+    evaluation_pages,
     event_pages,
     failed_mail,
     home,

@@ -30,6 +30,8 @@ EVENT_LINKS = (
     ("staff.export_xlsx", _l("Download registrations (Excel)")),
     ("staff.event_announcement", _l("Announce free seats to subscribers")),
     ("staff.event_poster", _l("Printable poster with a QR code")),
+    ("staff.event_evaluation", _l("Evaluation and certificates")),
+    ("staff.event_evaluation_summary", _l("Summary of the evaluation")),
 )
 
 
