@@ -268,8 +268,11 @@ class Registration(db.Model):
         # email while active and NULL once cancelled (NULLs never collide).
         sa.UniqueConstraint("event_id", "active_email", name="uq_registration_event_active_email"),
         sa.Index("ix_registration_event_status_order", "event_id", "status", "created_at", "id"),
-        # Covers the dashboard's GROUP BY event, organisation (reporting.figures): no table reads.
-        sa.Index("ix_registration_event_org_status", "event_id", "organisation_id", "status"),
+        # Covers the dashboard's GROUP BY event, organisation (reporting.figures) and its team
+        # counts (registrations.reads.team_counts_for): no table reads.
+        sa.Index(
+            "ix_registration_event_org_status_team", "event_id", "organisation_id", "status", "team_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

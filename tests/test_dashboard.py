@@ -196,8 +196,15 @@ def test_dashboard_sql_is_bounded_with_100k_interests(app):
         assert len(many) <= DASHBOARD_STATEMENT_BOUND, many
         assert not any("FROM registration" in s and "GROUP BY" not in s for s in many), many
     assert len(many) <= len(few) + 1  # +1: the coordinator's organisation row
-    html = response.get_data(as_text=True)
-    # Each event got 2,000 interests: the page shows the totals computed in the database.
+    # 51 events, 20 a page: three pages, each the same statements.
+    html = ""
+    for number in (1, 2, 3):
+        with count_statements() as on_page:
+            response = coordinator.get(f"/staff/dashboard?page={number}")
+        assert response.status_code == 200 and len(on_page) == len(many)
+        html += response.get_data(as_text=True)
+    assert coordinator.get("/staff/dashboard?page=4").status_code == 404
+    # Each event got 2,000 interests: the pages show the totals computed in the database.
     reached = html.count("2000 interested: enough for the lecture to take place")
     assert reached + html.count("2000 of ") == 50 and reached > 0
     assert f'href="/staff/dashboard/events/{event_ids[-1]}"' in html

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from .extensions import db
+from .search import install_sqlite_functions
 
 try:
     import fcntl
@@ -83,6 +84,7 @@ def install_sqlite_listeners(engine: Engine, busy_timeout: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        install_sqlite_functions(dbapi_connection)  # a Unicode lower() for searches
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ..core import clock
 from ..core.errors import NotFound
 from ..core.extensions import db
+from ..core.search import contains
 from ..models import Event, EventKind, EventSession, EventStatus
 
 #: Statuses of events in the public listing.
@@ -69,23 +70,42 @@ def _matches(event: Event, words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
 
-def search(filters: Filters, page: int = 1) -> Page:
-    """Public events for the listing or the archive, soonest (or latest past) first."""
-    last_end = _last_end()
-    now = clock.now()
-    query = (
-        sa.select(Event)
-        .join(last_end, last_end.c.event_id == Event.id)
-        .options(sa.orm.selectinload(Event.sessions))
+def _spans():
+    """Each event's first start and last end (one row per event with sessions)."""
+    return (
+        sa.select(
+            EventSession.event_id,
+            sa.func.min(EventSession.starts_at).label("starts_at"),
+            sa.func.max(EventSession.ends_at).label("ends_at"),
+        )
+        .group_by(EventSession.event_id)
+        .subquery()
     )
+
+
+def _word_found(word: str) -> sa.ColumnElement[bool]:
+    """``word`` in the title, description, audience or a session's venue or address."""
+    in_sessions = sa.select(EventSession.event_id).where(
+        sa.or_(contains(EventSession.venue, word), contains(EventSession.address, word))
+    )
+    return sa.or_(
+        contains(Event.title, word),
+        contains(Event.description, word),
+        contains(Event.audience, word),
+        Event.id.in_(in_sessions),
+    )
+
+
+def search_conditions(filters: Filters, spans, now: datetime) -> list[sa.ColumnElement[bool]]:
+    """What ``filters`` asks of an event, as SQL over ``Event`` and ``spans``."""
     if filters.past:
-        query = query.where(Event.status.in_(ARCHIVED), last_end.c.ends_at <= now)
+        where = [Event.status.in_(ARCHIVED), spans.c.ends_at <= now]
     else:
-        query = query.where(Event.status.in_(LISTED), last_end.c.ends_at > now)
+        where = [Event.status.in_(LISTED), spans.c.ends_at > now]
     if filters.kind is not None:
-        query = query.where(Event.kind == filters.kind)
+        where.append(Event.kind == filters.kind)
     if filters.organisation_id is not None:
-        query = query.where(Event.organising_organisation_id == filters.organisation_id)
+        where.append(Event.organising_organisation_id == filters.organisation_id)
     if filters.date_from or filters.date_to:
         sessions = sa.select(EventSession.event_id)
         if filters.date_from:
@@ -94,18 +114,39 @@ def search(filters: Filters, page: int = 1) -> Page:
             sessions = sessions.where(
                 EventSession.starts_at < _local_midnight(filters.date_to + timedelta(days=1))
             )
-        query = query.where(Event.id.in_(sessions))
-    found = list(db.session.scalars(query))
-    words = filters.q.casefold().split()
-    if words:
-        found = [event for event in found if _matches(event, words)]
-    far = clock.now().replace(year=9999)
-    found.sort(key=lambda e: e.starts_at or far, reverse=filters.past)
-    pages = max(1, -(-len(found) // PER_PAGE))
+        where.append(Event.id.in_(sessions))
+    where += [_word_found(word) for word in filters.q.split()]
+    return where
+
+
+def search(filters: Filters, page: int = 1) -> Page:
+    """Public events for the listing or the archive, soonest (or latest past) first.
+
+    Every filter and every search word (any case, in the title, description, audience or
+    a venue) is decided by the database, which also counts and cuts out the page: three
+    statements (count, page, its sessions) however many events there are.
+    """
+    spans = _spans()
+    where = search_conditions(filters, spans, clock.now())
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Event).join(spans, spans.c.event_id == Event.id).where(*where)
+    )
+    pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         raise NotFound()
-    start = (page - 1) * PER_PAGE
-    return Page(found[start : start + PER_PAGE], page, pages, len(found))
+    first = spans.c.starts_at.desc() if filters.past else spans.c.starts_at
+    events = db.session.scalars(
+        sa.select(Event)
+        .join(spans, spans.c.event_id == Event.id)
+        .where(*where)
+        .order_by(first, Event.id)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+        .options(
+            sa.orm.selectinload(Event.sessions), sa.orm.joinedload(Event.organising_organisation)
+        )
+    )
+    return Page(list(events), page, pages, total)
 
 
 def public_event(event_id: int) -> Event:

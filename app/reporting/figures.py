@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from ..core import clock
+from ..core.errors import NotFound
 from ..core.extensions import db
 from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
 from ..models import RegistrationStatus as S
@@ -109,9 +110,8 @@ def organisations() -> dict[int, OrgRef]:
     return {row.id: OrgRef(row.id, row.name, row.sort_order, row.active) for row in rows}
 
 
-def _event_rows(where) -> list[EventReport]:
-    """Events with their first start and last end, computed in the same query."""
-    spans = (
+def _spans():
+    return (
         sa.select(
             EventSession.event_id.label("event_id"),
             sa.func.min(EventSession.starts_at).label("starts_at"),
@@ -120,6 +120,12 @@ def _event_rows(where) -> list[EventReport]:
         .group_by(EventSession.event_id)
         .subquery()
     )
+
+
+def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventReport]:
+    """Events with their first start and last end, computed in the same query (a page of
+    ``limit`` from ``offset`` when given)."""
+    spans = _spans()
     starts = sa.type_coerce(spans.c.starts_at, Event.created_at.type)
     ends = sa.type_coerce(spans.c.ends_at, Event.created_at.type)
     query = (
@@ -139,16 +145,26 @@ def _event_rows(where) -> list[EventReport]:
         .outerjoin(spans, spans.c.event_id == Event.id)
         .where(where(ends))
         .order_by(spans.c.starts_at.is_(None), spans.c.starts_at, Event.id)
+        .limit(limit)
+        .offset(offset)
     )
     return [EventReport(**row._asdict()) for row in db.session.execute(query)]
 
 
-def upcoming_events(now: datetime | None = None) -> list[EventReport]:
-    """Gauging, open and closed events whose last session has not ended (soonest first).
+def _event_count(where) -> int:
+    spans = _spans()
+    ends = sa.type_coerce(spans.c.ends_at, Event.created_at.type)
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Event)
+        .outerjoin(spans, spans.c.event_id == Event.id)
+        .where(where(ends))
+    )
 
-    A gauging event without sessions is shown too: it still waits for a decision.
-    """
-    now = now or clock.now()
+
+def _upcoming(now: datetime):
+    """Gauging, open and closed events whose last session has not ended; a gauging event
+    without sessions too (it still waits for a decision)."""
 
     def where(ends):
         return sa.and_(
@@ -156,7 +172,12 @@ def upcoming_events(now: datetime | None = None) -> list[EventReport]:
             sa.or_(ends > now, sa.and_(ends.is_(None), Event.status == EventStatus.GAUGING)),
         )
 
-    return _event_rows(where)
+    return where
+
+
+def upcoming_events(now: datetime | None = None) -> list[EventReport]:
+    """Every upcoming event (``_upcoming``), soonest first."""
+    return _event_rows(_upcoming(now or clock.now()))
 
 
 def event_report_rows(event_id: int) -> list[EventReport]:
@@ -290,6 +311,32 @@ def dashboard(always_show_org: int | None = None) -> list[EventReport]:
     ``always_show_org`` (a coordinator's organisation) gets a row even at zero.
     """
     return _fill(upcoming_events(), always_show_org)
+
+
+#: Events per page of the dashboard.
+PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    reports: list[EventReport]
+    number: int
+    pages: int
+    #: Upcoming events on every page.
+    total: int
+
+
+def dashboard_page(number: int = 1, always_show_org: int | None = None) -> DashboardPage:
+    """One page of ``PER_PAGE`` upcoming events (soonest first) with their figures: six
+    queries whatever the numbers, and a page's worth of work however many events lie
+    ahead. A page past the last is ``NotFound``."""
+    where = _upcoming(clock.now())
+    total = _event_count(where)
+    pages = max(1, -(-total // PER_PAGE))
+    if number > pages:
+        raise NotFound()
+    shown = _event_rows(where, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    return DashboardPage(_fill(shown, always_show_org), number, pages, total)
 
 
 def event_report(event_id: int, always_show_org: int | None = None) -> EventReport | None:

@@ -1,4 +1,5 @@
-"""The dashboard: upcoming events with counts per organisation, for every staff role."""
+"""The dashboard: upcoming events with counts per organisation, for every staff role,
+``reporting.figures.PER_PAGE`` events a page."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..core import clock
 from ..core.errors import NotFound
 from ..core.extensions import db
 from ..core.i18n import format_day
+from ..core.params import page_arg
 from ..models import Event, Organisation
 from ..reporting import figures as reports
 from ..reporting.exports import Viewer, people, visible_to
@@ -36,11 +38,12 @@ def _own_organisation(viewer: Viewer) -> Organisation | None:
 def dashboard():
     viewer = Viewer.of(current_user)
     own = None if viewer.sees_everyone else viewer.organisation_id
-    shown = reports.dashboard(always_show_org=own)
+    page = reports.dashboard_page(page_arg(), always_show_org=own)
     return render_template(
         "staff/dashboard.html",
-        reports=shown,
-        day_labels=day_labels(shown),
+        reports=page.reports,
+        page=page,
+        day_labels=day_labels(page.reports),
         viewer=viewer,
         own_org_id=own,
     )

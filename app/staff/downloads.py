@@ -1,8 +1,11 @@
-"""Registration lists as CSV and XLSX; coordinators get their own organisation only."""
+"""Registration lists as CSV and XLSX; coordinators get their own organisation only.
+
+Both are streamed in bounded memory (``reporting.exports``).
+"""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask_login import current_user
 
 from ..accounts.access import roles_required
@@ -13,8 +16,11 @@ from .blueprint import bp
 
 def _download(event_id: int, fmt: str) -> Response:
     export = exports.export_registrations(event_id, exports.Viewer.of(current_user), fmt)
+    # The CSV is read from the database while it is sent: it keeps the request's context.
+    # The XLSX is already written to a temporary file and needs none.
+    chunks = stream_with_context(export.chunks) if fmt == "csv" else export.chunks
     return Response(
-        export.data,
+        chunks,
         mimetype=export.mimetype,
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename}"',
