@@ -27,14 +27,18 @@ from .forms import ConfirmForm, EditRegistrationForm, EmailChangeForm
 from .views import bp, signup_choices
 
 
+def link_expired(event) -> bool:
+    """Whether personal and team links of ``event`` have stopped working:
+    ``MANAGE_LINK_DAYS_AFTER_EVENT`` days after it ended."""
+    ends = event.ends_at
+    keep = timedelta(days=current_app.config["MANAGE_LINK_DAYS_AFTER_EVENT"])
+    return ends is not None and ends + keep < clock.now()
+
+
 def registration_or_404(token: str) -> Registration:
     """The registration of a personal link that still works (it expires with the event)."""
     registration = reads.by_manage_token(token)
-    if registration is None:
-        raise NotFound()
-    ends = registration.event.ends_at
-    keep = timedelta(days=current_app.config["MANAGE_LINK_DAYS_AFTER_EVENT"])
-    if ends is not None and ends + keep < clock.now():
+    if registration is None or link_expired(registration.event):
         raise NotFound()
     return registration
 

@@ -5,12 +5,9 @@ their own registration. Every page here is private (never cached)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..core import clock
 from ..core.errors import NotFound, Refused, on_refusal_return_to
 from ..core.form_base import refuse_onto
 from ..core.security import private
@@ -18,6 +15,7 @@ from ..models import Team
 from ..registrations import reads, seats
 from ..registrations.statuses import can_cancel
 from .forms import ConfirmForm, TeamMemberForm
+from .personal_pages import link_expired
 from .views import bp, signup_choices
 
 
@@ -25,11 +23,7 @@ def team_or_404(token: str) -> Team:
     """The team of a team link that still works (it expires with the event, as a
     personal link does)."""
     team = reads.team_by_token(token)
-    if team is None:
-        raise NotFound()
-    ends = team.event.ends_at
-    keep = timedelta(days=current_app.config["MANAGE_LINK_DAYS_AFTER_EVENT"])
-    if ends is not None and ends + keep < clock.now():
+    if team is None or link_expired(team.event):
         raise NotFound()
     return team
 

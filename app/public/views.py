@@ -25,10 +25,10 @@ from ..core.security import private
 from ..core.urls import safe_next
 from ..events import listing
 from ..events.calendar_files import event_calendar_bytes
-from ..events.statuses import kind_label
-from ..models import Event, EventKind
+from ..models import Event
 from ..registrations import reads, seats
-from .forms import EventFilterForm, SignupForm, blank_colleague_row
+from .forms import SignupForm, blank_colleague_row
+from .listing_filters import read_filters
 
 bp = Blueprint("public", __name__)
 
@@ -45,25 +45,15 @@ def index():
 
 
 def _listing(past: bool):
-    """The listing or the archive, with the filters from the query string (shareable)."""
-    form = EventFilterForm(request.args)
-    form.organisation.choices = [("", _("All organisers")), *active_organisations()]
-    form.kind.choices = [("", _("All kinds"))] + [(k.value, kind_label(k)) for k in EventKind]
-    status = 200
-    if request.args and not form.validate():
+    """The listing or the archive, with the filters from the query string (shareable);
+    the query string is read as the feeds and the embedded list read it (``listing_filters``)."""
+    reading = read_filters(request.args, past=past)
+    form, status = reading.form, 200
+    if reading.filters is None:
         status = 400
         found = listing.Page([], 1, 1, 0)
     else:
-        kind = form.kind.data if form.kind.data in {k.value for k in EventKind} else None
-        filters = listing.Filters(
-            q=form.q.data or "",
-            organisation_id=form.organisation.data or None,
-            kind=EventKind(kind) if kind else None,
-            date_from=form.date_from.data,
-            date_to=form.date_to.data,
-            past=past,
-        )
-        found = listing.search(filters, page_arg())
+        found = listing.search(reading.filters, page_arg())
     counts = reads.counts_for(e.id for e in found.events)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
