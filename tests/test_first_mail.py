@@ -106,3 +106,27 @@ def test_the_calendar_stencil_makes_exactly_icalendars_files(app, name):
     assert unstamped(message.attachments) == unstamped(notices.calendar_attachments(registration, "REQUEST"))
     assert len(message.attachments) == 3
     assert all(re.search(r"\r\nDTSTAMP:\d{8}T\d{6}Z\r\n", a["data"]) for a in message.attachments)
+
+
+def test_a_stencil_that_cannot_be_built_falls_back_to_the_per_person_mail(app, monkeypatch):
+    """A template that changed a placeholder must never cost a sign-up its mail."""
+
+    def refuse(*args, **kwargs):
+        raise ValueError("a template changes a personal value; render it per person")
+
+    monkeypatch.setattr(first_mail, "Stencil", refuse)
+    org = f.organisation()
+    event = f.event(capacity=10)
+    registration = f.sign_up(event.id, org.id, "p").registration
+    registration = db.session.get(Registration, registration.id)
+    message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.registration_id == registration.id))
+    assert (message.subject, message.body_text, message.body_html) == per_person("confirmation", registration, None)
+
+
+def test_placeholders_never_start_alike(monkeypatch):
+    from app.mail import stencil
+
+    given = iter(["aaaa" + "0" * 20, "aaaa" + "1" * 20, "bbbb" + "0" * 20, "cccc" + "0" * 20])
+    monkeypatch.setattr(stencil.secrets, "token_hex", lambda n: next(given))
+    tokens = stencil._placeholders(["name", "email"])
+    assert len({t[: len("kvarnstencil") + 4] for t in tokens.values()}) == 2

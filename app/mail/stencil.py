@@ -43,7 +43,7 @@ class Stencil:
     ) -> None:
         self.kind = kind
         self.locale = locale
-        self.placeholders = {field: f"{_PREFIX}{secrets.token_hex(12)}" for field in fields}
+        self.placeholders = _placeholders(fields)
         # A number the templates format (``%(position)d``) gets a number as its placeholder:
         # 19 random digits, which no mail text holds by chance.
         numeric = {field: 10**18 + secrets.randbelow(9 * 10**18) for field in numbers}
@@ -70,6 +70,16 @@ class Stencil:
         # One pass per part: a value that happens to contain a placeholder is not filled again.
         subject = " ".join(self._pattern.sub(as_is, self.subject).split())
         return subject, self._pattern.sub(as_is, self.text), self._pattern.sub(html_escaped, self.html)
+
+
+def _placeholders(fields: Sequence[str]) -> dict[str, str]:
+    """A random placeholder per field, no two starting alike (``_check_whole`` tells a
+    shortened placeholder by its start)."""
+    while True:
+        tokens = {field: f"{_PREFIX}{secrets.token_hex(12)}" for field in fields}
+        starts = {token[: len(_PREFIX) + 4] for token in tokens.values()}
+        if len(starts) == len(tokens):
+            return tokens
 
 
 def _check_whole(part: str, tokens) -> None:

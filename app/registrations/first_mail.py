@@ -137,7 +137,10 @@ def render(
         with db.session.no_autoflush:
             return Stencil(kind, registration.locale, context_with, PERSONAL, numbers=("position",))
 
-    stencil = _remember(key, build)
+    try:
+        stencil = _remember(key, build)
+    except ValueError:  # a template changed a placeholder: this mail is made per person
+        return None
     return stencil.fill(
         {
             "name": registration.name,
