@@ -27,7 +27,6 @@ from app.core.database import write_transaction
 from app.core.extensions import db
 from app.devtools import scale
 from app.models import AuditEntry, EventSession, Registration, RegistrationStatus, Role, Team
-from app.registrations import reads
 from app.reporting import exports
 from app.staff import registration_pages
 from tests import factories as f
@@ -302,7 +301,7 @@ def test_list_search_filter_and_team_order_match_the_old_python_on_every_backend
         rows = list(db.session.scalars(query.order_by(Registration.created_at, Registration.id)))
         if q:
             rows = [r for r in rows if registration_pages.matches(q, r.name, r.email, r.work_team)]
-        return [r.name for r in reads.grouped_by_team(rows, lambda r: r.team_id)]
+        return [r.name for r in grouped_by_team(rows, lambda r: r.team_id)]
 
     def new(q: str = "", status: str = "") -> list[str]:
         return [r.name for r, _org in registration_pages.list_page(ev.id, q, status).rows]
@@ -390,3 +389,19 @@ def test_listing_search_in_the_database_on_every_backend(db_app):
     assert titles("lerum") == ["Kvällsföreläsning"]
     assert titles("ängens") == ["Möte"] and titles("STORGATAN") == ["Möte"]
     assert titles("barn lerum") == [] and titles("%") == [] and titles("_") == []
+
+
+def grouped_by_team(rows: list, team_of) -> list:
+    """The reference: rows in queue order with each team's members together, at its first member's place."""
+    first: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        team = team_of(row)
+        if team is not None:
+            first.setdefault(team, index)
+    return [
+        row
+        for _, row in sorted(
+            enumerate(rows),
+            key=lambda pair: (first.get(team_of(pair[1]), pair[0]), pair[0]),
+        )
+    ]

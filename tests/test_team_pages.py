@@ -168,8 +168,7 @@ def test_the_personal_page_says_team_size_and_place(client, org):
     mail = db.session.scalar(
         sa.select(OutboxMessage).where(OutboxMessage.recipient == "bo@example.org", OutboxMessage.kind == "waitlisted")
     )
-    text = mail.body_text
-    assert "team of 4" in text or "lag" in text
+    assert "Your team of 4 is kept together and waits as number 1" in mail.body_text
 
 
 def test_a_wrong_team_link_is_404_and_another_teams_member_cannot_be_cancelled(client, org):

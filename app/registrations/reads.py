@@ -5,7 +5,6 @@ Nothing here writes (that is ``seats``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,22 +197,6 @@ def event_teams(event_id: int) -> dict[int, EventTeam]:
     }
 
 
-def grouped_by_team(rows: list, team_of: Callable[[Any], int | None]) -> list:
-    """Rows in queue order with each team's members together, at its first member's place."""
-    first: dict[int, int] = {}
-    for index, row in enumerate(rows):
-        team = team_of(row)
-        if team is not None:
-            first.setdefault(team, index)
-    return [
-        row
-        for _, row in sorted(
-            enumerate(rows),
-            key=lambda pair: (first.get(team_of(pair[1]), pair[0]), pair[0]),
-        )
-    ]
-
-
 def team_counts_for(event_ids) -> dict[int, tuple[int, int]]:
     """{event id: (teams with someone registered, people in them)} in one GROUP BY."""
     event_ids = list(event_ids)
@@ -253,7 +236,7 @@ def by_manage_token(token: str) -> Registration | None:
 
 
 def in_team_order(*where: sa.ColumnElement[bool]) -> tuple[Any, tuple]:
-    """The registrations matching ``where`` in the order ``grouped_by_team`` gives, decided
+    """The registrations matching ``where`` in queue order with each team's members together at its first member's place, decided
     by the database: a team's members together at the place of its first member among
     the matching rows, everyone else at their own ``(created_at, id)`` place.
 

@@ -5,7 +5,7 @@ messages sent before."""
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import ngettext
 from flask_login import current_user
 
@@ -112,8 +112,4 @@ def event_messages_html(event_id: int):
 @roles_required(*ORGANISERS)
 def event_messages_progress(event_id: int):
     event = listing.any_event(event_id)
-    label = rounds.label_arg(request.args.get("label"))
-    if label is None:
-        abort(404)
-    found = messages.progress(event.id, messages.MESSAGE, [label])[label]
-    return jsonify(rounds.progress_json(found))
+    return rounds.progress_response(event.id, messages.MESSAGE, request.args.get("label"))

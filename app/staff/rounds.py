@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Response
+from flask import Response, abort, jsonify
 from flask_babel import gettext as _
 
 from ..models import MessageRound
@@ -33,6 +33,14 @@ def progress_text(progress: messages.Progress) -> str:
 
 def progress_json(progress: messages.Progress) -> dict:
     return {**progress.as_dict(), "text": progress_text(progress)}
+
+
+def progress_response(event_id: int, kind: str, label_value: str | None) -> Response:
+    """One round's delivery so far as JSON (the pages' progress bars); 404 for no round."""
+    label = label_arg(label_value)
+    if label is None:
+        abort(404)
+    return jsonify(progress_json(messages.progress(event_id, kind, [label])[label]))
 
 
 def listed(event_id: int, kind: str) -> list[tuple[MessageRound, messages.Progress]]:
