@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from flask import Flask, current_app, request, session
@@ -30,7 +31,14 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or "sv")[:2]
+    return _language_of(get_locale())
+
+
+@functools.lru_cache(maxsize=16)
+def _language_of(locale) -> str:
+    # Cached: a form asks for every field's message catalogue, and ``str(Locale)`` builds
+    # the identifier anew each time.
+    return str(locale or "sv")[:2]
 
 
 def _patterns() -> dict:

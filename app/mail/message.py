@@ -71,6 +71,7 @@ def encoded_address(address: str) -> str:
     return formataddr((name, email_address), charset="utf-8")
 
 
+@functools.lru_cache(maxsize=1024)
 def encoded_subject(subject: str) -> str:
     """One line; RFC 2047 words when it is not plain ASCII."""
     if "\r" in subject or "\n" in subject:
@@ -237,6 +238,13 @@ def _header(name: str, value: str) -> str:
     """One header line as the generator folds it (a short ASCII line stays as it is)."""
     if len(name) + 2 + len(value) <= 78 and value.isascii() and "\n" not in value:
         return f"{name}: {value}\r\n"
+    return _folded(name, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _folded(name: str, value: str) -> str:
+    # Cached: the folded lines that repeat (a subject, a content type with its parameters
+    # but the boundary) are folded once; a line folds the same every time.
     return _WIRE_POLICY.fold(name, value)
 
 
@@ -273,9 +281,15 @@ def _attachment_written(attachment: dict) -> str:
     )
 
 
+#: A boundary's shape: a fixed prefix and 32 hex digits, so every boundary folds alike.
+_BOUNDARY_SHAPE = "=_kvarn_" + "0" * 32
+
+
 def _multipart(subtype: str, parts: list[str]) -> tuple[str, str]:
     boundary = f"=_kvarn_{uuid.uuid4().hex}"
-    head = _header("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')
+    # Folded once for the boundary's shape (hex digits give the folding nowhere to break).
+    shape = _header("Content-Type", f'multipart/{subtype}; boundary="{_BOUNDARY_SHAPE}"')
+    head = shape.replace(_BOUNDARY_SHAPE, boundary)
     head += "MIME-Version: 1.0\r\n"
     body = _CRLF + f"--{boundary}" + _CRLF
     body += (_CRLF + f"--{boundary}" + _CRLF).join(parts)

@@ -10,6 +10,7 @@ no domain: callers pass the template name, its data and the ids to file it under
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -29,9 +30,12 @@ from . import message as mime
 log = logging.getLogger(__name__)
 
 def new_message_id() -> str:
-    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
-    domain = address.rsplit("@", 1)[-1] or "kvarn.invalid"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    return f"<{uuid.uuid4().hex}@{_domain_of(current_app.config['MAIL_DEFAULT_SENDER'])}>"
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(sender: str) -> str:
+    return parseaddr(sender)[1].rsplit("@", 1)[-1] or "kvarn.invalid"
 
 
 _BY_DEDUPE_KEY = sa.select(OutboxMessage.id).where(
@@ -89,24 +93,17 @@ def enqueue(
     if not key_checked and already_queued(dedupe_key):
         return False
     subject, text, html = rendered or render(kind, locale, context)
-    message = OutboxMessage(
-        dedupe_key=dedupe_key,
-        kind=kind,
-        recipient=recipient,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        reply_to=reply_to,
-        subject=subject,
-        body_text=text,
-        body_html=html,
+    parts = _parts(
+        recipient, reply_to, subject, text, html, locale, clock.now(),
         attachments=[mime.stored_attachment(a) for a in attachments or []],
-        message_id=new_message_id(),
-        locale=locale,
-        created_at=clock.now(),  # also the Date header
-        event_id=event_id,
-        registration_id=registration_id,
     )
-    message.wire = _finished(message, headers)
-    db.session.add(message)
+    # A Core INSERT, not an entity for the unit of work: the message is finished and never
+    # changes here. What the transaction has pending is written first (the row may name a
+    # registration made in it).
+    db.session.flush()
+    db.session.connection().execute(
+        _INSERT, _row(parts, _finished(parts, dedupe_key, headers), dedupe_key, kind, event_id, registration_id)
+    )
     return True
 
 
@@ -124,14 +121,65 @@ def discard(dedupe_key_prefix: str) -> int:
     return result.rowcount or 0
 
 
-def _finished(message: OutboxMessage, headers: dict[str, str] | None = None) -> bytes | None:
+def _finished(
+    parts: mime.MessageParts, dedupe_key: str, headers: dict[str, str] | None = None
+) -> bytes | None:
     """The message's bytes, or None if it cannot be built: it is queued all the same (the
     change that caused it must not fail for its mail), and the worker marks it failed."""
     try:
-        return mime.wire_bytes(message, headers)
+        return mime.wire_bytes(parts, headers)
     except (ValueError, TypeError, KeyError):
-        log.exception("outbox message %s could not be built", message.dedupe_key)
+        log.exception("outbox message %s could not be built", dedupe_key)
         return None
+
+
+def _parts(recipient, reply_to, subject, text, html, locale, now, attachments=()) -> mime.MessageParts:
+    return mime.MessageParts(
+        recipient=recipient,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        reply_to=reply_to,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        attachments=list(attachments),
+        message_id=new_message_id(),
+        locale=locale,
+        created_at=now,  # also the Date header
+    )
+
+
+def _row(
+    parts: mime.MessageParts,
+    wire: bytes | None,
+    dedupe_key: str,
+    kind: str,
+    event_id: int | None,
+    registration_id: int | None,
+) -> dict:
+    """The outbox row of a finished message, pending from now."""
+    return {
+        "dedupe_key": dedupe_key,
+        "kind": kind,
+        "recipient": parts.recipient,
+        "sender": parts.sender,
+        "reply_to": parts.reply_to,
+        "subject": parts.subject,
+        "body_text": parts.body_text,
+        "body_html": parts.body_html,
+        "attachments": parts.attachments,
+        "message_id": parts.message_id,
+        "locale": parts.locale,
+        "wire": wire,
+        "event_id": event_id,
+        "registration_id": registration_id,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": parts.created_at,
+        "created_at": parts.created_at,
+    }
+
+
+_INSERT = sa.insert(OutboxMessage.__table__)
 
 
 @dataclass(frozen=True)
@@ -158,49 +206,17 @@ def enqueue_rendered(messages: Iterable[Rendered], chunk: int = 200) -> int:
     none of the dedupe keys exists yet (it decides under a lock); a duplicate would break
     the unique key and roll the whole transaction back, never queue a message twice.
     """
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
     now = clock.now()  # also the Date header
     rows: list[dict] = []
     stored = 0
     for message in messages:
-        parts = mime.MessageParts(
-            recipient=message.recipient,
-            sender=sender,
-            reply_to=message.reply_to,
-            subject=message.subject,
-            body_text=message.text,
-            body_html=message.html,
-            attachments=[],
-            message_id=new_message_id(),
-            locale=message.locale,
-            created_at=now,
+        parts = _parts(
+            message.recipient, message.reply_to, message.subject, message.text, message.html,
+            message.locale, now,
         )
-        try:
-            wire = mime.wire_bytes(parts)
-        except (ValueError, TypeError, KeyError):
-            log.exception("outbox message %s could not be built", message.dedupe_key)
-            wire = None  # queued all the same; the worker marks it failed
+        wire = _finished(parts, message.dedupe_key)  # None: queued all the same, marked failed
         rows.append(
-            {
-                "dedupe_key": message.dedupe_key,
-                "kind": message.kind,
-                "recipient": message.recipient,
-                "sender": sender,
-                "reply_to": message.reply_to,
-                "subject": message.subject,
-                "body_text": message.text,
-                "body_html": message.html,
-                "attachments": [],
-                "message_id": parts.message_id,
-                "locale": message.locale,
-                "wire": wire,
-                "event_id": message.event_id,
-                "registration_id": message.registration_id,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+            _row(parts, wire, message.dedupe_key, message.kind, message.event_id, message.registration_id)
         )
         if len(rows) >= chunk:
             db.session.execute(sa.insert(OutboxMessage), rows)

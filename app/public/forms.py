@@ -4,7 +4,7 @@ and the listing's filters."""
 
 from __future__ import annotations
 
-import uuid
+import secrets
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -110,7 +110,7 @@ class ColleagueForm(Form):
 class SignupForm(PersonForm):
     email = _EMAIL
     # A fresh key per rendered form: a double-clicked submit finds the first one's result.
-    submission_key = HiddenField(default=lambda: uuid.uuid4().hex)
+    submission_key = HiddenField(default=lambda: secrets.token_hex(16))
     colleagues = FieldList(
         FormField(ColleagueForm), _l("Colleagues"), min_entries=0, max_entries=COLLEAGUE_ROWS_MAX
     )

@@ -35,9 +35,10 @@ from ..models import (
     Registration,
     RegistrationStatus,
     SessionAttendance,
+    new_token,
     Team,
 )
-from . import notices, queue, reads
+from . import notices, queue, reads, snapshot
 from .locking import lock_event
 from .reads import count_columns
 from .statuses import CANCELLABLE, SEAT_GIVING_EVENTS, SEATED, can_promote_by_hand
@@ -70,11 +71,19 @@ class SignUp:
 @dataclass(frozen=True)
 class SignUpResult:
     outcome: Outcome
-    #: The new (or resubmitted) registration; None when the email was already registered,
-    #: since that registration belongs to whoever owns the address.
-    registration: Registration | None
+    #: The id of the new (or resubmitted) registration; None when the email was already
+    #: registered, since that registration belongs to whoever owns the address.
+    registration_id: int | None
     #: Its manage token, read inside the transaction (no reload after the commit).
     manage_token: str | None = None
+
+    @property
+    def registration(self) -> Registration | None:
+        """The registration as an entity of the session, loaded when asked for (the
+        sign-up itself wrote it without one, and the page only needs the token)."""
+        if self.registration_id is None:
+            return None
+        return db.session.get(Registration, self.registration_id)
 
 
 # --- reading under the lock -------------------------------------------------
@@ -83,7 +92,7 @@ class SignUpResult:
 def _seats_taken_and_waiting(event_id: int) -> tuple[int, int, int]:
     """Seated and waitlisted registrations of the event, and how many of the waiting are
     team members, in one statement."""
-    seated, waiting, in_teams = db.session.execute(
+    seated, waiting, in_teams = db.session.connection().execute(
         _SEATED_AND_WAITING, {"event_id": event_id}
     ).one()
     return int(seated or 0), int(waiting or 0), int(in_teams or 0)
@@ -113,6 +122,19 @@ def _earlier_registrations(
             statement, {"event_id": event_id, "email": email, "submission_key": submission_key}
         )
     )
+    return _by_key_and_by_email(found, event_id, submission_key, email)
+
+
+def _earlier_registration_ids(event_id: int, submission_key: str | None, email: str):
+    """``_earlier_registrations`` as rows of the few columns a sign-up needs, not entities."""
+    found = db.session.connection().execute(
+        _IDS_BY_FORM_KEY_OR_EMAIL if submission_key else _IDS_BY_EMAIL,
+        {"event_id": event_id, "email": email, "submission_key": submission_key},
+    )
+    return _by_key_and_by_email(list(found), event_id, submission_key, email)
+
+
+def _by_key_and_by_email(found, event_id: int, submission_key: str | None, email: str):
     by_key = next((r for r in found if submission_key and r.submission_key == submission_key), None)
     by_email = next((r for r in found if r.event_id == event_id and r.active_email == email), None)
     return by_key, by_email
@@ -205,27 +227,32 @@ def _check_accepting(event: Event) -> None:
 
 
 def sign_up(event_id: int, data: SignUp) -> SignUpResult:
-    """Register one person: a seat, a waitlist place or (gauging) an interest."""
+    """Register one person: a seat, a waitlist place or (gauging) an interest.
+
+    The morning rush runs through here, so it reads and writes with Core statements
+    (``snapshot``: the event, its sessions and the organisation as copies outside the
+    session; the registration and its first mail inserted without the unit of work).
+    The rules read the snapshots as they read the models."""
 
     def work() -> SignUpResult:
-        event = lock_event(event_id)
+        event = snapshot.locked_event(event_id)
         email = data.email.strip().lower()
         submission_key = data.submission_key
-        earlier, existing = _earlier_registrations(event.id, submission_key, email)
+        earlier, existing = _earlier_registration_ids(event.id, submission_key, email)
         if earlier is not None and earlier.event_id == event.id and earlier.email == email:
             # The same person's same form again (a double click): what the first one made.
-            return SignUpResult(Outcome.RESUBMITTED, earlier, earlier.manage_token)
+            return SignUpResult(Outcome.RESUBMITTED, earlier.id, earlier.manage_token)
         if earlier is not None:
             # Another sign-up carrying a used key (a form restored by Back on a shared
             # computer, or another event's key): a new sign-up; the key is not stored again.
             submission_key = None
         _check_accepting(event)
-        organisation = db.session.get(Organisation, data.organisation_id)
+        organisation = snapshot.organisation(data.organisation_id)
         if organisation is None or not organisation.active:
             raise Refused(_l("Choose an organisation from the list."), field="organisation")
 
         if existing is not None:
-            notices.already_registered(existing)
+            notices.already_registered(db.session.get(Registration, existing.id))
             return SignUpResult(Outcome.ALREADY_REGISTERED, None)
 
         position = None
@@ -242,16 +269,15 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
             else:
                 raise Refused(_l("This event is full and has no waiting list."), code="full")
 
-        registration = _new_registration(event, data, email, status, data.locale, clock.now())
-        registration.submission_key = submission_key
-        db.session.add(registration)
-        db.session.flush()
+        registration = _insert_registration(
+            event, organisation, data, email, status, submission_key, clock.now()
+        )
         if status == S.WAITLISTED and position is None:
             position = reads.waitlist_position(registration)
         notices.registration_created(registration, position)
         if status == S.INTERESTED:
             _note_threshold(event)
-        return SignUpResult(Outcome(status.value), registration, registration.manage_token)
+        return SignUpResult(Outcome(status.value), registration.id, registration.manage_token)
 
     try:
         return write_transaction(work)
@@ -263,13 +289,48 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         ) from error
 
 
+def _insert_registration(
+    event: Event,
+    organisation: Organisation,
+    data: SignUp,
+    email: str,
+    status: S,
+    submission_key: str | None,
+    now,
+) -> Registration:
+    """One registration row by a Core INSERT; returned as a snapshot (``snapshot``)."""
+    columns = {
+        "event_id": event.id,
+        "name": text.one_line(data.name),
+        "email": email,
+        "active_email": email,
+        "organisation_id": organisation.id,
+        "work_team": text.one_line(data.work_team),
+        "needs": text.multi_line(data.needs),
+        "locale": data.locale,
+        "status": status,
+        "created_at": now,
+        "status_changed_at": now,
+        "manage_token": new_token(),
+        "submission_key": submission_key,
+        "team_id": None,
+        "checked_in_at": None,
+    }
+    inserted = db.session.connection().execute(_INSERT_REGISTRATION, columns)
+    return snapshot.registration(
+        event, organisation, id=inserted.inserted_primary_key[0], **columns
+    )
+
+
 def _note_threshold(event: Event) -> None:
-    """The first time interest reaches the threshold, tell whoever the event says."""
+    """The first time interest reaches the threshold, tell whoever the event says
+    (``event`` may be a snapshot: the change goes through the entity)."""
     if not event.interest_threshold or event.threshold_reached_at is not None:
         return
     if _count(event.id, [S.INTERESTED]) >= event.interest_threshold:
-        event.threshold_reached_at = clock.now()
-        notices.threshold_reached(event)
+        entity = db.session.get(Event, event.id)
+        entity.threshold_reached_at = clock.now()
+        notices.threshold_reached(entity)
 
 
 def _load_by_token_locked(token: str) -> tuple[Event, Registration]:
@@ -1047,6 +1108,19 @@ _BY_EMAIL = sa.select(Registration).where(_SAME_EMAIL)
 _BY_FORM_KEY_OR_EMAIL = sa.select(Registration).where(
     sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
 )
+_EARLIER_COLUMNS = (
+    Registration.id,
+    Registration.event_id,
+    Registration.email,
+    Registration.active_email,
+    Registration.submission_key,
+    Registration.manage_token,
+)
+_IDS_BY_EMAIL = sa.select(*_EARLIER_COLUMNS).where(_SAME_EMAIL)
+_IDS_BY_FORM_KEY_OR_EMAIL = sa.select(*_EARLIER_COLUMNS).where(
+    sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
+)
+_INSERT_REGISTRATION = sa.insert(Registration.__table__)
 
 
 # --- erasure: a person's registrations, on their request (privacy.erasure) --------------
