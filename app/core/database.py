@@ -186,8 +186,10 @@ def writer_turn() -> Iterator[None]:
 
 def begin_write() -> None:
     """Start a fresh write transaction on the session (immediate on SQLite)."""
-    db.session.rollback()  # end any read transaction the request had open
-    db.session.connection(execution_options={IMMEDIATE_OPTION: True})
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()  # end any read transaction the request had open
+    session.connection(execution_options={IMMEDIATE_OPTION: True})
 
 
 def write_transaction(work: Callable[[], T]) -> T:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,10 +62,21 @@ _UTF8_8BIT = _charset(None)
 _UTF8_QP = _charset(QP)
 
 
-@functools.lru_cache(maxsize=1024)
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
 def encoded_address(address: str) -> str:
-    """``Name <local@domain>`` with a non-ASCII name as RFC 2047 words (cached: the
-    sender and reply-to addresses repeat on every message)."""
+    """``Name <local@domain>`` with a non-ASCII name as RFC 2047 words; a bare address of
+    plain characters (most recipients) is written as it is, which is what ``formataddr``
+    makes of it."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return _encoded_address(address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_address(address: str) -> str:
+    # Cached: the sender and reply-to addresses repeat on every message.
     name, email_address = parseaddr(address)
     if not email_address or any(c in address for c in "\r\n"):
         raise ValueError(f"not a usable address: {address!r}")
@@ -226,9 +238,9 @@ def generated_bytes(message: MessageParts, headers: dict[str, str] | None = None
 
 
 def _fits_8bit(text: str) -> bool:
-    return "\r" not in text and not any(
-        len(line) > _LONGEST_8BIT_LINE for line in text.split("\n")
-    )
+    if "\r" in text:
+        return False
+    return len(text) <= _LONGEST_8BIT_LINE or max(map(len, text.split("\n"))) <= _LONGEST_8BIT_LINE
 
 
 _CRLF = "\r\n"
@@ -250,6 +262,8 @@ def _folded(name: str, value: str) -> str:
 
 def _lines(text: str) -> str:
     """A body as the generator writes it: CRLF line ends, "From " lines quoted (mbox)."""
+    if not text.startswith("From ") and "\nFrom " not in text:
+        return text.replace("\n", _CRLF)
     lines = text.split("\n")
     return _CRLF.join(">" + line if line.startswith("From ") else line for line in lines)
 

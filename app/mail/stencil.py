@@ -54,22 +54,25 @@ class Stencil:
             _check_whole(part, self.placeholders.values())
         self._fields = {token: field for field, token in self.placeholders.items()}
         self._fields.update({str(number): field for field, number in numeric.items()})
-        self._pattern = re.compile("|".join(re.escape(token) for token in self._fields))
+        pattern = re.compile("|".join(re.escape(token) for token in self._fields))
+        # Each part as a format string with a named slot per placeholder: filling is then
+        # one ``str.format``, and a value that happens to hold a placeholder or a brace is
+        # put in as it is, never read again.
+        self._templates = tuple(
+            pattern.sub(lambda m: "{" + self._fields[m.group()] + "}", _braces_doubled(part))
+            for part in (self.subject, self.text, self.html)
+        )
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, str, str]:
         """Subject, text and HTML for one person (``values``: one per field, one line each)."""
-        plain = {token: str(values[field]) for token, field in self._fields.items()}
-        escaped = {token: str(escape(value)) for token, value in plain.items()}
+        plain = {field: str(values[field]) for field in self._fields.values()}
+        escaped = {field: str(escape(value)) for field, value in plain.items()}
+        subject, text, html = self._templates
+        return " ".join(subject.format_map(plain).split()), text.format_map(plain), html.format_map(escaped)
 
-        def as_is(match: re.Match) -> str:
-            return plain[match.group()]
 
-        def html_escaped(match: re.Match) -> str:
-            return escaped[match.group()]
-
-        # One pass per part: a value that happens to contain a placeholder is not filled again.
-        subject = " ".join(self._pattern.sub(as_is, self.subject).split())
-        return subject, self._pattern.sub(as_is, self.text), self._pattern.sub(html_escaped, self.html)
+def _braces_doubled(part: str) -> str:
+    return part.replace("{", "{{").replace("}", "}}")
 
 
 def _placeholders(fields: Sequence[str]) -> dict[str, str]:

@@ -156,7 +156,7 @@ def render(
 
 # --- the calendar files ------------------------------------------------------------------
 
-_DTSTAMP = re.compile(r"^DTSTAMP:\d{8}T\d{6}Z$", re.MULTILINE)
+_DTSTAMP = re.compile(r"DTSTAMP:\d{8}T\d{6}Z$")
 
 
 class _CalendarStencil:
@@ -181,21 +181,44 @@ class _CalendarStencil:
             if file["data"].count(f"CN={self.name_token}") != file["data"].count(self.name_token):
                 raise ValueError("the calendar uses the name outside ATTENDEE;CN")
 
-    def fill(self, registration: Registration) -> list[dict]:
-        cn = Parameters({"CN": vText(printable(registration.name))}).to_ical().decode()
-        stamp = "DTSTAMP:" + clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        result = []
+        # Per file, its lines: those without a personal value folded once here, the rest
+        # (UID, ATTENDEE, DTSTAMP) kept as format strings to fill and fold per person.
+        slots = {
+            f"CN={self.name_token}": "{cn}",
+            self.email_token: "{email}",
+            str(self.id_token): "{id}",
+        }
+        self._lines = []
         for file in self.files:
-            data = (
-                file["data"]
-                .replace(f"CN={self.name_token}", cn)
-                .replace(self.email_token, registration.email)
-                .replace(str(self.id_token), str(registration.id))
-            )
-            data = _DTSTAMP.sub(stamp, data.replace("\r\n", "\n"))
-            folded = "\r\n".join(_folded(line) for line in data.split("\n"))
-            result.append({**file, "data": folded})
-        return result
+            lines = []
+            for line in file["data"].replace("\r\n", "\n").split("\n"):
+                personal = line.startswith("DTSTAMP:") or any(token in line for token in slots)
+                if not personal:
+                    lines.append((False, _folded(line)))
+                    continue
+                template = "{dtstamp}" if _DTSTAMP.match(line) else line.replace("{", "{{").replace("}", "}}")
+                for token, slot in slots.items():
+                    template = template.replace(token, slot)
+                lines.append((True, template))
+            self._lines.append(lines)
+
+    def fill(self, registration: Registration) -> list[dict]:
+        values = {
+            "cn": Parameters({"CN": vText(printable(registration.name))}).to_ical().decode(),
+            "email": registration.email,
+            "id": str(registration.id),
+            "dtstamp": "DTSTAMP:" + clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        }
+        return [
+            {
+                **file,
+                "data": "\r\n".join(
+                    _folded(line.format_map(values)) if personal else line
+                    for personal, line in lines
+                ),
+            }
+            for file, lines in zip(self.files, self._lines, strict=True)
+        ]
 
 
 def _folded(line: str) -> str:

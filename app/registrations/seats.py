@@ -35,8 +35,8 @@ from ..models import (
     Registration,
     RegistrationStatus,
     SessionAttendance,
-    new_token,
     Team,
+    new_token,
 )
 from . import notices, queue, reads, snapshot
 from .locking import lock_event
@@ -109,35 +109,6 @@ def _newcomers_placed(event: Event, newcomers: list[list[int]]) -> set[int]:
         return set()  # someone waits alone: every free seat is theirs first
     line = queue.units(reads.waiting_line(event.id)) if waiting else []
     return set(queue.first_fit(line + newcomers, free)) & {i for unit in newcomers for i in unit}
-
-
-def _earlier_registrations(
-    event_id: int, submission_key: str | None, email: str
-) -> tuple[Registration | None, Registration | None]:
-    """In one statement: the registration this form already made (double click), and the
-    active registration of this email for this event."""
-    statement = _BY_FORM_KEY_OR_EMAIL if submission_key else _BY_EMAIL
-    found = list(
-        db.session.scalars(
-            statement, {"event_id": event_id, "email": email, "submission_key": submission_key}
-        )
-    )
-    return _by_key_and_by_email(found, event_id, submission_key, email)
-
-
-def _earlier_registration_ids(event_id: int, submission_key: str | None, email: str):
-    """``_earlier_registrations`` as rows of the few columns a sign-up needs, not entities."""
-    found = db.session.connection().execute(
-        _IDS_BY_FORM_KEY_OR_EMAIL if submission_key else _IDS_BY_EMAIL,
-        {"event_id": event_id, "email": email, "submission_key": submission_key},
-    )
-    return _by_key_and_by_email(list(found), event_id, submission_key, email)
-
-
-def _by_key_and_by_email(found, event_id: int, submission_key: str | None, email: str):
-    by_key = next((r for r in found if submission_key and r.submission_key == submission_key), None)
-    by_email = next((r for r in found if r.event_id == event_id and r.active_email == email), None)
-    return by_key, by_email
 
 
 def _count(event_id: int, statuses) -> int:
@@ -238,34 +209,35 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
         event = snapshot.locked_event(event_id)
         email = data.email.strip().lower()
         submission_key = data.submission_key
-        earlier, existing = _earlier_registration_ids(event.id, submission_key, email)
-        if earlier is not None and earlier.event_id == event.id and earlier.email == email:
-            # The same person's same form again (a double click): what the first one made.
-            return SignUpResult(Outcome.RESUBMITTED, earlier.id, earlier.manage_token)
-        if earlier is not None:
+        facts = snapshot.sign_up_facts(event.id, email, submission_key, data.organisation_id)
+        if facts.same_key_id is not None:
+            earlier = db.session.get(Registration, facts.same_key_id)
+            if earlier.event_id == event.id and earlier.email == email:
+                # The same person's same form again (a double click): what the first made.
+                return SignUpResult(Outcome.RESUBMITTED, earlier.id, earlier.manage_token)
             # Another sign-up carrying a used key (a form restored by Back on a shared
             # computer, or another event's key): a new sign-up; the key is not stored again.
             submission_key = None
         _check_accepting(event)
-        organisation = snapshot.organisation(data.organisation_id)
+        organisation = facts.organisation
         if organisation is None or not organisation.active:
             raise Refused(_l("Choose an organisation from the list."), field="organisation")
 
-        if existing is not None:
-            notices.already_registered(db.session.get(Registration, existing.id))
+        if facts.same_email_id is not None:
+            notices.already_registered(db.session.get(Registration, facts.same_email_id))
             return SignUpResult(Outcome.ALREADY_REGISTERED, None)
 
         position = None
         if event.status == EventStatus.GAUGING:
             status = S.INTERESTED
         else:
-            seated, waiting, in_teams = _seats_taken_and_waiting(event.id)
+            seated, waiting = facts.seated, facts.waiting
             if seated < event.capacity and (waiting == 0 or _newcomers_placed(event, [[0]])):
                 status = S.CONFIRMED
             elif event.waitlist_enabled:
                 status = S.WAITLISTED
                 # The newest arrival waits behind everyone (a kept team counts once).
-                position = waiting + 1 if not in_teams else None
+                position = waiting + 1 if not facts.waiting_in_teams else None
             else:
                 raise Refused(_l("This event is full and has no waiting list."), code="full")
 
@@ -1105,21 +1077,6 @@ _SAME_EMAIL = sa.and_(
     Registration.active_email == sa.bindparam("email"),
 )
 _BY_EMAIL = sa.select(Registration).where(_SAME_EMAIL)
-_BY_FORM_KEY_OR_EMAIL = sa.select(Registration).where(
-    sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
-)
-_EARLIER_COLUMNS = (
-    Registration.id,
-    Registration.event_id,
-    Registration.email,
-    Registration.active_email,
-    Registration.submission_key,
-    Registration.manage_token,
-)
-_IDS_BY_EMAIL = sa.select(*_EARLIER_COLUMNS).where(_SAME_EMAIL)
-_IDS_BY_FORM_KEY_OR_EMAIL = sa.select(*_EARLIER_COLUMNS).where(
-    sa.or_(Registration.submission_key == sa.bindparam("submission_key"), _SAME_EMAIL)
-)
 _INSERT_REGISTRATION = sa.insert(Registration.__table__)
 
 
