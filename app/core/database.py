@@ -202,19 +202,20 @@ def write_transaction(work: Callable[[], T]) -> T:
     if in_write_transaction():
         raise NotInWriteTransaction("write_transaction() inside another: one action, one transaction")
     attempts = current_app.config["WRITE_RETRIES"]
+    session = db.session()  # this request's session, looked up once
     for attempt in range(1, attempts + 1):
         try:
             with writer_turn():
                 try:
                     begin_write()
-                    db.session.info[_WRITING] = True
+                    session.info[_WRITING] = True
                     result = work()
-                    db.session.info.pop(_WRITING, None)
-                    db.session.commit()
+                    session.info.pop(_WRITING, None)
+                    session.commit()
                     return result
                 except BaseException:
-                    db.session.info.pop(_WRITING, None)
-                    db.session.rollback()  # before the next writer's turn
+                    session.info.pop(_WRITING, None)
+                    session.rollback()  # before the next writer's turn
                     raise
         except DBAPIError as exc:
             if not is_retryable(exc):

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 
 from flask import Flask, current_app, request, session
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, get_timezone
 
 from .extensions import babel
 
@@ -46,11 +46,23 @@ def _patterns() -> dict:
 
 
 def format_day(dt: datetime) -> str:
-    return format_datetime(dt, _patterns()["day"])
+    return _formatted(dt, _patterns()["day"])
 
 
 def format_time(dt: datetime) -> str:
-    return format_datetime(dt, _patterns()["time"])
+    return _formatted(dt, _patterns()["time"])
+
+
+def _formatted(dt: datetime, pattern: str) -> str:
+    return _formatted_in(dt, pattern, get_locale(), get_timezone())
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_in(dt: datetime, pattern: str, locale, timezone) -> str:
+    # Cached by everything the text depends on (the moment, the pattern, the locale and
+    # the time zone, which are this request's): Babel's formatting is the largest share of
+    # a listing's or a dashboard's time per event, and the same dates recur on every page.
+    return format_datetime(dt, pattern)
 
 
 def format_moment(dt: datetime | None) -> str:

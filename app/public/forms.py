@@ -110,7 +110,7 @@ class ColleagueForm(Form):
 class SignupForm(PersonForm):
     email = _EMAIL
     # A fresh key per rendered form: a double-clicked submit finds the first one's result.
-    submission_key = HiddenField(default=lambda: secrets.token_hex(16))
+    submission_key = HiddenField("", default=lambda: secrets.token_hex(16))  # no label shown
     colleagues = FieldList(
         FormField(ColleagueForm), _l("Colleagues"), min_entries=0, max_entries=COLLEAGUE_ROWS_MAX
     )
