@@ -145,3 +145,60 @@ def test_cancel_event_cancels_everyone_and_tells_them(db_app):
         sa.select(OutboxMessage.body_text).where(OutboxMessage.kind == "event_cancelled")
     ).all()
     assert len(bodies) == 2 and all("Föreläsaren är sjuk." in b for b in bodies)
+
+
+def test_a_sign_up_that_waited_for_the_lock_decides_from_what_the_holder_committed(db_app, monkeypatch):
+    """The event lock's holder takes the last seat and moves the venue; a sign-up that
+    waited for the lock meanwhile must see both: it waits for a seat, and its mail names
+    the new venue. (On PostgreSQL the statement that waited for the lock reads other
+    tables as they were before the wait, so nothing it decides from may come from it.)"""
+    import threading
+
+    from app.models import EventSession
+    from app.registrations import notices
+
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    app = db_app
+    holding, release = threading.Event(), threading.Event()
+    real_created = notices.registration_created
+
+    def created_then_hold(registration, position=None):
+        real_created(registration, position)
+        if registration.email == "holder@example.org":
+            db.session.execute(
+                sa.update(EventSession).where(EventSession.event_id == ev.id).values(venue="Nya salen")
+            )
+            holding.set()
+            assert release.wait(30), "the test never released the lock"
+
+    monkeypatch.setattr(notices, "registration_created", created_then_hold)
+    results: dict[str, object] = {}
+
+    def sign_up(who: str) -> None:
+        with app.app_context():
+            try:
+                results[who] = f.sign_up(ev.id, org.id, email=f"{who}@example.org").outcome
+            except Exception as error:  # reported below
+                results[who] = error
+            finally:
+                db.session.remove()
+
+    holder = threading.Thread(target=sign_up, args=("holder",))
+    holder.start()
+    assert holding.wait(30), "the holder never took the lock"
+    waiter = threading.Thread(target=sign_up, args=("waiter",))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive(), "the second sign-up did not wait for the lock"
+    release.set()
+    holder.join(30)
+    waiter.join(30)
+
+    assert results == {"holder": "confirmed", "waiter": "waitlisted"}
+    db.session.rollback()  # a fresh read of what the threads committed
+    mail = db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.recipient == "waiter@example.org")
+    ).one()
+    assert mail.kind == "waitlisted"
+    assert "Nya salen" in mail.body_text and "Sal 1" not in mail.body_text

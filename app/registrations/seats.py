@@ -206,10 +206,9 @@ def sign_up(event_id: int, data: SignUp) -> SignUpResult:
     The rules read the snapshots as they read the models."""
 
     def work() -> SignUpResult:
-        event = snapshot.locked_event(event_id)
         email = data.email.strip().lower()
         submission_key = data.submission_key
-        facts = snapshot.sign_up_facts(event.id, email, submission_key, data.organisation_id)
+        event, facts = snapshot.read_for_sign_up(event_id, email, submission_key, data.organisation_id)
         if facts.same_key_id is not None:
             earlier = db.session.get(Registration, facts.same_key_id)
             if earlier.event_id == event.id and earlier.email == email:

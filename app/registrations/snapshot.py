@@ -5,11 +5,12 @@ A sign-up decides from the event row (locked), its sessions, the counts, an earl
 registration and the person's organisation, and its first mail shows the event with its
 organiser and organising organisation. Read as ORM entities they cost the unit of work's
 bookkeeping, the identity map and a lazy load each, several times the statements
-themselves. Here one statement reads the event row (``FOR UPDATE`` where the database
-has it) with its sessions and the names the mail shows (``locked_event``), and one the
-rest (``sign_up_facts``). The rows are built into *transient* ``Event``, ``EventSession``,
-``User`` and ``Organisation`` objects, so that the rules written for the models
-(``Event.phase``, ``registrations.statuses``) and the mail templates read them unchanged.
+themselves. Here ``read_for_sign_up`` locks the event row (``FOR UPDATE`` where the
+database has it), then reads the counts, an earlier registration, the organisation and the
+names the mail shows in one statement, and the sessions in another. The rows are built
+into *transient* ``Event``, ``EventSession``, ``User`` and ``Organisation`` objects, so
+that the rules written for the models (``Event.phase``, ``registrations.statuses``) and the
+mail templates read them unchanged.
 
 They are snapshots, shared by the sign-ups that read the same rows: never change one,
 never add one to the session (an ``Event`` with an id would be inserted again). A change
@@ -51,28 +52,17 @@ def _scalar(column, of_id):
     return sa.select(column).where(column.table.c.id == of_id).scalar_subquery()
 
 
-# Scalar subqueries in the column list are read, not locked: PostgreSQL and MariaDB lock
-# only the rows of the FROM tables (MariaDB: "a locking read clause in an outer statement
-# does not lock the rows of a table in a nested subquery"), so the organiser and the
-# organising organisation are never held by a sign-up.
+# The locking statement reads the event row and nothing else. On PostgreSQL a statement
+# that waited for the lock still reads every other table as it was before the wait (READ
+# COMMITTED re-checks only the locked row), so the sessions, the names the mail shows and
+# the counts come from the statements after it, each of which sees everything committed
+# before it began. (On SQLite ``BEGIN IMMEDIATE`` already serialises the writers.)
+_LOCKED_EVENT = sa.select(*_EVENT.c).where(_EVENT.c.id == sa.bindparam("event_id")).with_for_update()
 _SESSION = EventSession.__table__
-_LOCKED_EVENT = (
-    sa.select(
-        *_EVENT.c,
-        _scalar(_USER.c.name, _EVENT.c.organiser_id).label("kvarn_organiser_name"),
-        _scalar(_USER.c.email, _EVENT.c.organiser_id).label("kvarn_organiser_email"),
-        _scalar(_ORGANISATION.c.name, _EVENT.c.organising_organisation_id).label(
-            "kvarn_organising_name"
-        ),
-        *(column.label(f"kvarn_session_{column.key}") for column in _SESSION.c),
-    )
-    .select_from(_EVENT.outerjoin(_SESSION, _SESSION.c.event_id == _EVENT.c.id))
-    .where(_EVENT.c.id == sa.bindparam("event_id"))
+_SESSIONS = (
+    sa.select(_SESSION)
+    .where(_SESSION.c.event_id == sa.bindparam("event_id"))
     .order_by(_SESSION.c.starts_at, _SESSION.c.id)
-    # Only the event row is locked (PostgreSQL would refuse to lock the outer join's
-    # nullable side; MariaDB, which has no OF, also locks the event's session rows,
-    # which are only ever changed under the event lock anyway).
-    .with_for_update(of=_EVENT)
 )
 _REGISTRATION = Registration.__table__
 _SAME_EMAIL = _REGISTRATION.alias("earlier")
@@ -110,49 +100,16 @@ _FACTS = sa.select(
     .label("same_key_id"),
     _scalar(_ORGANISATION.c.active, sa.bindparam("organisation_id")).label("organisation_active"),
     _scalar(_ORGANISATION.c.name, sa.bindparam("organisation_id")).label("organisation_name"),
+    # What the event's mail shows of its organiser and organising organisation.
+    _scalar(_USER.c.name, sa.bindparam("organiser_id")).label("organiser_name"),
+    _scalar(_USER.c.email, sa.bindparam("organiser_id")).label("organiser_email"),
+    _scalar(_ORGANISATION.c.name, sa.bindparam("organising_id")).label("organising_name"),
 ).where(_REGISTRATION.c.event_id == sa.bindparam("event_id"))
-
-
-def locked_event(event_id: int) -> Event:
-    """The event, locked for the rest of this write transaction, as a snapshot with its
-    sessions, organiser and organising organisation (``NotFound`` if there is none)."""
-    require_write_transaction()
-    rows = tuple(db.session.connection().execute(_LOCKED_EVENT, {"event_id": event_id}))
-    if not rows:
-        raise NotFound(_l("There is no such event."))
-    return _event_from(rows)
-
-
-@functools.lru_cache(maxsize=256)
-def _event_from(rows: tuple[sa.Row, ...]) -> Event:
-    """The snapshot of the event's rows (one per session). Cached by their values: a
-    snapshot is never changed, and the same values make the same snapshot (a changed
-    event, session, organiser or organisation reads new values)."""
-    values = rows[0]._mapping
-    event = Event(**{key: values[column] for key, column in _EVENT_ATTRIBUTES})
-    if event.organiser_id is not None:
-        event.organiser = User(
-            id=event.organiser_id,
-            name=values["kvarn_organiser_name"],
-            email=values["kvarn_organiser_email"],
-        )
-    if event.organising_organisation_id is not None:
-        event.organising_organisation = Organisation(
-            id=event.organising_organisation_id, name=values["kvarn_organising_name"]
-        )
-    event.sessions = [
-        EventSession(
-            **{key: row._mapping[f"kvarn_session_{column}"] for key, column in _SESSION_ATTRIBUTES}
-        )
-        for row in rows
-        if row._mapping["kvarn_session_id"] is not None
-    ]
-    return event
 
 
 @dataclass(frozen=True)
 class SignUpFacts:
-    """What the decision needs besides the event, read in one statement under its lock."""
+    """What the decision needs besides the event, read under its lock."""
 
     seated: int
     waiting: int
@@ -166,35 +123,65 @@ class SignUpFacts:
     organisation: Organisation | None
 
 
-def sign_up_facts(
+def read_for_sign_up(
     event_id: int, email: str, submission_key: str | None, organisation_id: int | None
-) -> SignUpFacts:
-    """The counts, an earlier registration by email or form key and the organisation, in
-    one statement. Read after the lock is held: on PostgreSQL and MariaDB at READ
-    COMMITTED each statement sees what was committed before it began, so the counts are
-    those of every sign-up before this one."""
-    row = db.session.connection().execute(
+) -> tuple[Event, SignUpFacts]:
+    """Lock the event for the rest of this write transaction and read what a sign-up
+    decides from: the event as a snapshot with its sessions, organiser and organising
+    organisation, and the counts, an earlier registration by email or form key and the
+    chosen organisation (``NotFound`` if there is no such event). Three statements: the
+    lock, then the rest in one, then the sessions."""
+    require_write_transaction()
+    connection = db.session.connection()
+    row = connection.execute(_LOCKED_EVENT, {"event_id": event_id}).one_or_none()
+    if row is None:
+        raise NotFound(_l("There is no such event."))
+    facts = connection.execute(
         _FACTS,
         {
             "event_id": event_id,
             "email": email,
             "submission_key": submission_key,
             "organisation_id": organisation_id,
+            "organiser_id": row.organiser_id,
+            "organising_id": row.organising_organisation_id,
         },
     ).one()
+    sessions = tuple(connection.execute(_SESSIONS, {"event_id": event_id}))
+    names = (facts.organiser_name, facts.organiser_email, facts.organising_name)
     organisation = (
-        Organisation(id=organisation_id, name=row.organisation_name, active=bool(row.organisation_active))
-        if row.organisation_name is not None
+        Organisation(id=organisation_id, name=facts.organisation_name, active=bool(facts.organisation_active))
+        if facts.organisation_name is not None
         else None
     )
-    return SignUpFacts(
-        int(row.seated or 0),
-        int(row.waiting or 0),
-        int(row.waiting_in_teams or 0),
-        row.same_email_id,
-        row.same_key_id,
+    return _event_from(row, names, sessions), SignUpFacts(
+        int(facts.seated or 0),
+        int(facts.waiting or 0),
+        int(facts.waiting_in_teams or 0),
+        facts.same_email_id,
+        facts.same_key_id,
         organisation,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _event_from(row: sa.Row, names: tuple, sessions: tuple[sa.Row, ...]) -> Event:
+    """The snapshot of the event's row, its organiser's and organising organisation's
+    names and its sessions. Cached by their values: a snapshot is never changed, and the
+    same values make the same snapshot (any change reads new values)."""
+    organiser_name, organiser_email, organising_name = names
+    event = Event(**{key: row._mapping[column] for key, column in _EVENT_ATTRIBUTES})
+    if event.organiser_id is not None:
+        event.organiser = User(id=event.organiser_id, name=organiser_name, email=organiser_email)
+    if event.organising_organisation_id is not None:
+        event.organising_organisation = Organisation(
+            id=event.organising_organisation_id, name=organising_name
+        )
+    event.sessions = [
+        EventSession(**{key: session._mapping[column] for key, column in _SESSION_ATTRIBUTES})
+        for session in sessions
+    ]
+    return event
 
 
 def registration(event: Event, organisation: Organisation, **columns) -> Registration:
