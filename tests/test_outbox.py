@@ -441,3 +441,26 @@ def test_a_message_is_finished_when_queued_and_every_attempt_sends_those_bytes(a
     [row] = outbox_rows()
     assert row.status == OutboxStatus.SENT and row.wire is None
     assert row.body_text and row.body_html  # what was sent stays readable for staff
+
+
+def test_the_envelope_is_flask_mails_for_plain_named_and_international_addresses(app, smtp_sink):
+    """Delivery works the envelope out without Flask-Mail's per-message parsing
+    (``delivery._Connection.send``): it must be what Flask-Mail's ``sanitize_address``
+    gives, for a plain address, a sender with a name and an address whose domain is not
+    ASCII, which goes as IDNA in the envelope and the To header alike."""
+    from flask_mail import sanitize_address
+
+    [plain] = queue_plain(1, prefix="plain")
+    [international] = queue_plain(1, prefix="anna", domain="exämple.se")
+    report = delivery.send_due()
+    assert report.sent == 2, [row.last_error for row in outbox_rows()]
+    envelopes = {tuple(r.rcpt_tos): r.mail_from for r in smtp_sink.received}
+    assert envelopes == {
+        ("plain0@example.org",): "noreply@kvarn.test",
+        ("anna0@xn--exmple-cua.se",): "noreply@kvarn.test",
+    }
+    # What Flask-Mail's own send would have given (smtplib reduces it to the address).
+    assert sanitize_address("anna0@exämple.se") == "anna0@xn--exmple-cua.se"
+    [received] = [r for r in smtp_sink.received if r.rcpt_tos == ["anna0@xn--exmple-cua.se"]]
+    assert received.message["To"] == "anna0@xn--exmple-cua.se"  # the header as the envelope
+    assert {row.status for row in outbox_rows()} == {OutboxStatus.SENT}

@@ -65,11 +65,16 @@ _UTF8_QP = _charset(QP)
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
+def is_plain_address(address: str) -> bool:
+    """A bare ``local@domain`` of plain ASCII characters: what ``parseaddr`` and
+    ``formataddr`` (and Flask-Mail's ``sanitize_address``) give back unchanged."""
+    return _PLAIN_ADDRESS.fullmatch(address) is not None
+
+
 def encoded_address(address: str) -> str:
-    """``Name <local@domain>`` with a non-ASCII name as RFC 2047 words; a bare address of
-    plain characters (most recipients) is written as it is, which is what ``formataddr``
-    makes of it."""
-    if _PLAIN_ADDRESS.fullmatch(address):
+    """``Name <local@domain>`` with a non-ASCII name as RFC 2047 words; a plain address
+    (most recipients) is written as it is."""
+    if is_plain_address(address):
         return address
     return _encoded_address(address)
 
@@ -80,6 +85,11 @@ def _encoded_address(address: str) -> str:
     name, email_address = parseaddr(address)
     if not email_address or any(c in address for c in "\r\n"):
         raise ValueError(f"not a usable address: {address!r}")
+    local, at, domain = email_address.rpartition("@")
+    if at and not domain.isascii():
+        # A domain such as räksmörgås.se goes as IDNA (xn--…), as Flask-Mail's envelope
+        # has it; a local part beyond ASCII would need SMTPUTF8 and stays refused.
+        email_address = f"{local}@{domain.encode('idna').decode('ascii')}"
     return formataddr((name, email_address), charset="utf-8")
 
 
