@@ -271,17 +271,8 @@ def _insert_registration(
 ) -> Registration:
     """One registration row by a Core INSERT; returned as a snapshot (``snapshot``)."""
     columns = {
-        "event_id": event.id,
-        "name": text.one_line(data.name),
-        "email": email,
-        "active_email": email,
+        **_registration_columns(event, data, email, status, data.locale, now),
         "organisation_id": organisation.id,
-        "work_team": text.one_line(data.work_team),
-        "needs": text.multi_line(data.needs),
-        "locale": data.locale,
-        "status": status,
-        "created_at": now,
-        "status_changed_at": now,
         "manage_token": new_token(),
         "submission_key": submission_key,
         "team_id": None,
@@ -734,19 +725,27 @@ def _team_statuses(event: Event, rows: list[int], kept: bool, refused: dict[int,
 def _new_registration(
     event: Event, member: Member | SignUp, email: str, status: S, locale: str, now
 ) -> Registration:
-    return Registration(
-        event_id=event.id,
-        name=text.one_line(member.name),
-        email=email,
-        active_email=email,
-        organisation_id=member.organisation_id,
-        work_team=text.one_line(member.work_team),
-        needs=text.multi_line(member.needs),
-        locale=locale,
-        status=status,
-        created_at=now,
-        status_changed_at=now,
-    )
+    return Registration(**_registration_columns(event, member, email, status, locale, now))
+
+
+def _registration_columns(
+    event: Event, member: Member | SignUp, email: str, status: S, locale: str, now
+) -> dict:
+    """A new registration's columns, from what the person gave (one way for a sign-up
+    alone, a team's member and a walk-in)."""
+    return {
+        "event_id": event.id,
+        "name": text.one_line(member.name),
+        "email": email,
+        "active_email": email,
+        "organisation_id": member.organisation_id,
+        "work_team": text.one_line(member.work_team),
+        "needs": text.multi_line(member.needs),
+        "locale": locale,
+        "status": status,
+        "created_at": now,
+        "status_changed_at": now,
+    }
 
 
 def _load_team_locked(token: str) -> tuple[Event, Team]:
