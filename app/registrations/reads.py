@@ -36,6 +36,21 @@ def count_columns() -> tuple:
     )
 
 
+def seat_count_columns() -> tuple:
+    """SUM(CASE ...) columns counting an event's seated, waiting, and waiting team members
+    (the first-fit rule applies when there are any), labelled ``seated``, ``waiting``,
+    ``waiting_in_teams``: what a decision about a seat reads. One WHEN per status, not an
+    IN list, which SQLAlchemy renders again on every execution."""
+    status, team = Registration.status, Registration.team_id
+    return (
+        sa.func.sum(sa.case(*((status == s, 1) for s in SEATED), else_=0)).label("seated"),
+        sa.func.sum(sa.case((status == S.WAITLISTED, 1), else_=0)).label("waiting"),
+        sa.func.sum(
+            sa.case((sa.and_(status == S.WAITLISTED, team.is_not(None)), 1), else_=0)
+        ).label("waiting_in_teams"),
+    )
+
+
 def counts_for(event_ids) -> dict[int, Counts]:
     """Confirmed, waitlisted and interested counts for many events in one query."""
     event_ids = list(event_ids)

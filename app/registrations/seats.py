@@ -40,7 +40,6 @@ from ..models import (
 )
 from . import notices, queue, reads, snapshot
 from .locking import lock_event
-from .reads import count_columns
 from .statuses import CANCELLABLE, SEAT_GIVING_EVENTS, SEATED, can_promote_by_hand
 from .statuses import label as status_label
 
@@ -1061,15 +1060,9 @@ def add_walk_in(
 
 # The sign-up path's statements, built once: SQLAlchemy then only looks up their
 # compiled SQL instead of building and hashing a new statement per sign-up.
-_SEATED_AND_WAITING = sa.select(
-    *count_columns()[:2],
-    sa.func.sum(
-        sa.case(
-            (sa.and_(Registration.status == S.WAITLISTED, Registration.team_id.is_not(None)), 1),
-            else_=0,
-        )
-    ),
-).where(Registration.event_id == sa.bindparam("event_id"))
+_SEATED_AND_WAITING = sa.select(*reads.seat_count_columns()).where(
+    Registration.event_id == sa.bindparam("event_id")
+)
 _SAME_EMAIL = sa.and_(
     Registration.event_id == sa.bindparam("event_id"),
     Registration.active_email == sa.bindparam("email"),

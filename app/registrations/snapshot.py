@@ -28,10 +28,8 @@ from flask_babel import lazy_gettext as _l
 from ..core.database import require_write_transaction
 from ..core.errors import NotFound
 from ..core.extensions import db
-from ..models import Event, EventSession, Organisation, Registration, RegistrationStatus, User
-from .statuses import SEATED
-
-S = RegistrationStatus
+from ..models import Event, EventSession, Organisation, Registration, User
+from . import reads
 
 _EVENT = Event.__table__
 _USER = User.__table__
@@ -45,7 +43,6 @@ def _attributes(model) -> list[tuple[str, str]]:
 
 _EVENT_ATTRIBUTES = _attributes(Event)
 _SESSION_ATTRIBUTES = _attributes(EventSession)
-_REGISTRATION_COLUMNS = {key for key, _ in _attributes(Registration)}
 
 
 def _scalar(column, of_id):
@@ -66,27 +63,8 @@ _SESSIONS = (
 )
 _REGISTRATION = Registration.__table__
 _SAME_EMAIL = _REGISTRATION.alias("earlier")
-_SEATED = [status.value for status in SEATED]
 _FACTS = sa.select(
-    # One WHEN per seated status: an IN list would be re-rendered on every execution.
-    sa.func.sum(
-        sa.case(*((_REGISTRATION.c.status == status, 1) for status in _SEATED), else_=0)
-    ).label("seated"),
-    sa.func.sum(sa.case((_REGISTRATION.c.status == S.WAITLISTED.value, 1), else_=0)).label(
-        "waiting"
-    ),
-    sa.func.sum(
-        sa.case(
-            (
-                sa.and_(
-                    _REGISTRATION.c.status == S.WAITLISTED.value,
-                    _REGISTRATION.c.team_id.is_not(None),
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    ).label("waiting_in_teams"),
+    *reads.seat_count_columns(),
     # By their unique indexes, so that the counts read only the covering index
     # (event, organisation, status, team) and never the table.
     sa.select(_SAME_EMAIL.c.id)
@@ -187,9 +165,6 @@ def _event_from(row: sa.Row, names: tuple, sessions: tuple[sa.Row, ...]) -> Even
 def registration(event: Event, organisation: Organisation, **columns) -> Registration:
     """A snapshot of a registration row just inserted (``columns``, its id among them),
     with the event and organisation snapshots it belongs to."""
-    unknown = set(columns) - _REGISTRATION_COLUMNS
-    if unknown:
-        raise TypeError(f"not columns of a registration: {sorted(unknown)}")
     made = Registration(**columns)
     made.event = event
     made.organisation = organisation
