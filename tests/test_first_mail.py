@@ -22,6 +22,9 @@ PEOPLE = [
     {"name": 'Bo "Bosse" <b>&amp; O\'Neil', "work_team": "Lag <1> & 2", "needs": "Vegan & <glutenfri>\nRullstol"},
     {"name": "Li Wei, Jr.; M.D.", "work_team": "Förskolan Solrosen", "needs": ""},
     {"name": "Z" * 120, "work_team": "", "needs": "Hörslinga"},
+    # Braces: the stencil fills format strings, so neither a value nor the text may be read
+    # as a slot.
+    {"name": "Eva {0} {name}", "work_team": "{work_team}", "needs": "}{ {{x}}"},
 ]
 
 
@@ -37,7 +40,7 @@ def per_person(kind: str, registration: Registration, position: int | None) -> t
 @pytest.mark.parametrize("locale", ["sv", "en"])
 def test_the_stencil_makes_exactly_the_per_person_mail(app, locale):
     org = f.organisation('Kommun "A" & <B>')
-    full = f.event(capacity=1, sessions=2, title="Kurs <i>&</i> samtal")
+    full = f.event(capacity=1, sessions=2, title="Kurs <i>&</i> {samtal} {{0}}")
     gauged = f.event(status=EventStatus.GAUGING, title="Föreläsning")
     f.sign_up(full.id, org.id, "first")
     made = []
