@@ -12,10 +12,8 @@ aggregation queries alone (``reporting.figures.dashboard``).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.core.database import write_transaction  # noqa: E402
 from app.core.extensions import db  # noqa: E402
 from app.devtools.scale import count_statements, seed  # noqa: E402
+from bench.empty_app import empty_app  # noqa: E402
 
 PASSWORD = "bench-password-123"
 
@@ -45,28 +43,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10)
     args = parser.parse_args()
 
-    url = os.environ.get("KVARN_BENCH_DATABASE_URL")
-    tmp = tempfile.mkdtemp(prefix="kvarn-bench-")
-    os.environ.setdefault("KVARN_INSTANCE_PATH", tmp)
-    url = url or f"sqlite:///{tmp}/bench.sqlite3"
-
-    from flask_migrate import upgrade
-
-    from app import create_app
-
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "bench",
-        }
-    )
+    app = empty_app()
     with app.app_context():
-        upgrade()
-        write_transaction(
-            lambda: [db.session.execute(t.delete()) for t in reversed(db.metadata.sorted_tables)]
-        )
         started = time.perf_counter()
         seed(args.events, args.rows)
         print(

@@ -23,10 +23,8 @@ machine that is busy with other work.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +35,10 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from app.core.database import write_transaction  # noqa: E402
 from app.core.extensions import db  # noqa: E402
 from app.devtools import demo, scale  # noqa: E402
 from app.models import Event, Registration, RegistrationStatus  # noqa: E402
+from bench.empty_app import empty_app  # noqa: E402
 
 GOAL = 1.5
 #: Requests before the timed ones (caches, templates, the database's pages).
@@ -129,28 +127,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
 
-    url = os.environ.get("KVARN_BENCH_DATABASE_URL")
-    tmp = tempfile.mkdtemp(prefix="kvarn-bench-")
-    os.environ.setdefault("KVARN_INSTANCE_PATH", tmp)
-    url = url or f"sqlite:///{tmp}/bench.sqlite3"
-
-    from flask_migrate import upgrade
-
-    from app import create_app
-
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "bench",
-        }
-    )
+    app = empty_app()
     with app.app_context():
-        upgrade()
-        write_transaction(
-            lambda: [db.session.execute(t.delete()) for t in reversed(db.metadata.sorted_tables)]
-        )
         demo.load_demo(allow_server_database=True)
         dialect = db.engine.dialect.name
         scale.analyze()
