@@ -49,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.course import add_course  # noqa: E402
 from bench.rush import Deadline, Meter, postgres_database, serving  # noqa: E402
 
 SENDER = "Kvarn <noreply@kvarn.example>"
@@ -92,44 +93,18 @@ def wait_for(count, target: int, timeout: float = 60) -> None:
 def queue_confirmations(n: int) -> int:
     """n registrations with a seat and their confirmation mail, as the seats module queues
     it. Returns the event's id."""
-    from datetime import timedelta
 
     from app.core import clock
     from app.core.database import write_transaction
     from app.core.extensions import db
     from app.models import (
-        Event,
-        EventKind,
-        EventSession,
-        EventStatus,
-        Organisation,
         Registration,
         RegistrationStatus,
     )
     from app.registrations import notices
 
     def setup() -> tuple[int, int]:
-        org = Organisation(name="Alingsås kommun")
-        start = clock.now() + timedelta(days=20)
-        event = Event(
-            kind=EventKind.COURSE,
-            title="Föräldraskapsstöd i praktiken",
-            description="Fyra dagar om föräldraskapsstöd.",
-            what_to_bring="Anteckningsblock",
-            capacity=n,
-            status=EventStatus.OPEN,
-            contact_email="kursledare@kommun.example",
-        )
-        for day in range(2):
-            event.sessions.append(
-                EventSession(
-                    starts_at=start + timedelta(days=day),
-                    ends_at=start + timedelta(days=day, hours=7),
-                    venue="Alingsås kulturhus, Sal Fors",
-                )
-            )
-        db.session.add_all([org, event])
-        db.session.flush()
+        event, org = add_course(n, description="Fyra dagar om föräldraskapsstöd.")
         return event.id, org.id
 
     event_id, org_id = write_transaction(setup)

@@ -32,44 +32,21 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.course import add_course  # noqa: E402
+
 
 def seed(n: int) -> int:
-    from datetime import timedelta
 
     from app.core import clock
     from app.core.database import write_transaction
     from app.core.extensions import db
     from app.models import (
-        Event,
-        EventKind,
-        EventSession,
-        EventStatus,
-        Organisation,
         Registration,
         RegistrationStatus,
     )
 
     def work() -> int:
-        org = Organisation(name="Alingsås kommun")
-        start = clock.now() + timedelta(days=20)
-        event = Event(
-            kind=EventKind.COURSE,
-            title="Föräldraskapsstöd i praktiken",
-            what_to_bring="Anteckningsblock",
-            capacity=n,
-            status=EventStatus.OPEN,
-            contact_email="kursledare@kommun.example",
-        )
-        for day in range(2):
-            event.sessions.append(
-                EventSession(
-                    starts_at=start + timedelta(days=day),
-                    ends_at=start + timedelta(days=day, hours=7),
-                    venue="Alingsås kulturhus, Sal Fors",
-                )
-            )
-        db.session.add_all([org, event])
-        db.session.flush()
+        event, org = add_course(n)
         now = clock.now()
         db.session.add_all(
             Registration(
