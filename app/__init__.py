@@ -100,6 +100,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .accounts import access  # noqa: F401
     from .auth import bp as auth_bp
     from .devtools import mailbox
+    from .events import spans
     from .public import bp as public_bp
     from .staff import bp as staff_bp
 
@@ -107,6 +108,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp, url_prefix="/staff")
     errors.init_app(app)
+    spans.init_app(app)  # an event's stored span follows its sessions on every flush
     mailbox.init_app(app)  # /dev/mailbox, only when DEV_MAILBOX is true
     _template_rules(app)
 

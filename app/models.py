@@ -164,6 +164,12 @@ class User(UserMixin, db.Model):
 
 class Event(db.Model):
     __tablename__ = "event"
+    __table_args__ = (
+        # The upcoming events are one range of it (span_end > now), in the listing, the
+        # feeds and the dashboard, however many past events there are; it covers their
+        # counts (events.spans).
+        sa.Index("ix_event_span", "span_end", "span_start", "status"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
     title: Mapped[str] = mapped_column(sa.String(200))
@@ -207,6 +213,10 @@ class Event(db.Model):
     # When the retention rules removed the personal data of its registrations, after its
     # archive record was written (``privacy.purge``); None while they are kept.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first start and the last end of its sessions (None without sessions), stored for
+    # filtering and ordering in SQL; written only by events.spans on every flush.
+    span_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    span_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 

@@ -1,6 +1,7 @@
 """Do Kvarn's pages grow with the data? The same pages on the demo data, then at scale.
 
     .venv/bin/python bench/pages.py [--events 1000] [--rows 100000] [--requests 40]
+                                    [--archive 10000]
 
 Runs on a fresh SQLite file in a temporary directory (migrated to head), or on the
 database in KVARN_BENCH_DATABASE_URL (which it empties first!). Loads the demo data and
@@ -9,9 +10,11 @@ organiser's registrations list, the coordinator's dashboard, and the CSV and XLS
 of one event. Then it adds a tenth of ``--events`` upcoming events and ``--rows``
 registrations around the demo (``devtools.scale.seed_pages``, then ANALYZE) and times the
 very same URLs again, then grows that to the full ``--events`` and ``--rows`` and times
-them once more. Prints per page the SQL statements, the median and the 95th percentile at
-each size, and the ratios of the medians, at scale to the demo and at scale to a tenth
-(goal: at most 1.5). Then, at scale, the pages of the big event (5 % of all rows): its
+them once more, and once more after adding an archive of ``--archive`` past events
+(``devtools.scale.seed_archive``: the archive only grows, and the upcoming events must
+not cost more for it). Prints per page the SQL statements, the median and the 95th
+percentile at each size, and the ratios of the medians, at scale to the demo, at scale
+to a tenth and with the archive to at scale (goal: at most 1.5). Then, at scale, the pages of the big event (5 % of all rows): its
 list, a search in it, and its exports.
 
 The listing and the dashboard show a page of 20 events: on the demo data they have 6 to
@@ -125,6 +128,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--archive", type=int, default=10_000, help="past events added last")
     args = parser.parse_args()
 
     app = empty_app()
@@ -156,6 +160,14 @@ def main() -> None:
     sizes["a tenth"] = measure()
     made, described["at scale"] = grow(args.events - args.events // 10, args.rows - args.rows // 10, tenth)
     sizes["at scale"] = measure()
+    with app.app_context():
+        started = time.perf_counter()
+        scale.seed_archive(args.archive, made.organisation_ids)
+        scale.analyze()
+        described["with an archive"] = (
+            f"the same and {args.archive} past events (seeded in {time.perf_counter() - started:.1f} s)"
+        )
+    sizes["with an archive"] = measure()
 
     print(f"Kvarn's pages on {dialect}: the same URLs (demo events and people) at three sizes,")
     print(f"{args.requests} timed requests each (after one that counts statements and {WARM_UP} to warm up)")
@@ -164,11 +176,10 @@ def main() -> None:
         print(f"{size}: {described[size]}")
         for name, timing in timings.items():
             print("  " + _line(name, timing))
-    large = sizes["at scale"]
-    for base in ("demo data", "a tenth"):
-        small = sizes[base]
+    for size, base in (("at scale", "demo data"), ("at scale", "a tenth"), ("with an archive", "at scale")):
+        large, small = sizes[size], sizes[base]
         print()
-        print(f"ratio of the medians, at scale / {base} (goal <= {GOAL}):")
+        print(f"ratio of the medians, {size} / {base} (goal <= {GOAL}):")
         for name in pages:
             ratio = large[name].median / small[name].median
             same = "same" if large[name].statements == small[name].statements else "DIFFERENT"

@@ -6,7 +6,8 @@ them.
 ``seed`` makes gauging lectures full of interest (the dashboard's worst case);
 ``seed_pages`` makes an installation's worth of upcoming events with confirmed, waiting,
 cancelled and interested people and work teams, and can grow what it made
-(``onto=``), so that the same pages can be asked for at two sizes.
+(``onto=``), so that the same pages can be asked for at two sizes; ``seed_archive``
+adds years of past events (the archive, which only grows).
 """
 
 from __future__ import annotations
@@ -186,10 +187,22 @@ class PageScale:
 
 def _page_events(count: int, serial: int, org_ids: list[int], now: datetime) -> list[int]:
     """``count`` upcoming events, one or two sessions each, inserted in bulk, starting in
-    the order they are made (``serial`` numbers the first)."""
+    the order they are made (``serial`` numbers the first). Each event's stored span is
+    written with it, as ``events.spans`` keeps it for sessions added through the ORM."""
+    first = (now + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+
+    def times(n: int) -> list[tuple[datetime, datetime]]:
+        # One start every nine hours, in the order made: a later call's events come after.
+        start = first + timedelta(hours=9 * n)
+        return [
+            (start + timedelta(days=day), start + timedelta(days=day, hours=3))
+            for day in range(1 + (n % 3 == 0))
+        ]
+
     events, sessions = [], []
     for i in range(serial, serial + count):
         gauging = i % 10 == 9
+        span = times(i)
         events.append(
             {
                 "kind": EventKind.LECTURE if gauging else (EventKind.COURSE, EventKind.MEETING)[i % 2],
@@ -203,6 +216,8 @@ def _page_events(count: int, serial: int, org_ids: list[int], now: datetime) -> 
                 "interest_threshold": 60 if gauging else None,
                 "interest_deadline": now + timedelta(days=30) if gauging else None,
                 "published_at": now - timedelta(days=40),
+                "span_start": span[0][0],
+                "span_end": span[-1][1],
                 "created_at": now - timedelta(days=40),
                 "updated_at": now - timedelta(days=40),
             }
@@ -215,16 +230,13 @@ def _page_events(count: int, serial: int, org_ids: list[int], now: datetime) -> 
             sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), events
         ).scalars()
     )
-    first = (now + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
     for n, event_id in enumerate(ids, start=serial):
-        # One start every nine hours, in the order made: a later call's events come after.
-        start = first + timedelta(hours=9 * n)
-        for day in range(1 + (n % 3 == 0)):
+        for starts_at, ends_at in times(n):
             sessions.append(
                 {
                     "event_id": event_id,
-                    "starts_at": start + timedelta(days=day),
-                    "ends_at": start + timedelta(days=day, hours=3),
+                    "starts_at": starts_at,
+                    "ends_at": ends_at,
                     "venue": f"Sal {n % 12 + 1}",
                     "address": "Kungsgatan 1, Alingsås",
                 }
@@ -345,3 +357,50 @@ def seed_pages(
         .limit(1)
     )
     return PageScale(org_ids, event_ids, big, gauging[0] if gauging else None, waiting, already + rows)
+
+
+def seed_archive(events: int = 10_000, organisation_ids: list[int] | None = None) -> int:
+    """``events`` past events (finished courses and meetings, one or two sessions each,
+    one a day back from yesterday), in bulk with their stored spans. Returns how many."""
+    now = clock.now()
+    last = (now - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+    def work() -> int:
+        org_ids = organisation_ids or list(db.session.scalars(sa.select(Organisation.id))) or [None]
+        rows, times = [], []
+        for i in range(events):
+            start = last - timedelta(days=i)
+            sessions = [(start - timedelta(days=day), start - timedelta(days=day) + timedelta(hours=3))
+                        for day in range(1 + (i % 4 == 0))]
+            times.append(sessions)
+            rows.append(
+                {
+                    "kind": (EventKind.COURSE, EventKind.MEETING)[i % 2],
+                    "title": f"Arkivkurs {i + 1}: samtal och stöd",
+                    "description": "Ett avslutat tillfälle.",
+                    "status": EventStatus.FINISHED if i % 3 else EventStatus.OPEN,
+                    "capacity": PAGES_CAPACITY,
+                    "contact_email": "arkiv@kommun.test",
+                    "organising_organisation_id": org_ids[i % len(org_ids)],
+                    "published_at": start - timedelta(days=60),
+                    "created_at": start - timedelta(days=60),
+                    "updated_at": start,
+                    "span_start": min(s for s, _ in sessions),
+                    "span_end": max(e for _, e in sessions),
+                }
+            )
+        table = Event.__table__
+        ids = db.session.execute(
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+        db.session.execute(
+            sa.insert(EventSession.__table__),
+            [
+                {"event_id": event_id, "starts_at": starts_at, "ends_at": ends_at, "venue": "Sal 1"}
+                for event_id, sessions in zip(ids, times, strict=True)
+                for starts_at, ends_at in sessions
+            ],
+        )
+        return events
+
+    return write_transaction(work)

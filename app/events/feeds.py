@@ -69,11 +69,9 @@ def upcoming(filters: listing.Filters) -> list[Event]:
 def cancelled_upcoming(filters: listing.Filters) -> list[Event]:
     """Cancelled events that have not ended and that ``filters`` match as the listing
     matches its own (kind, organiser, sessions on the dates, every word), soonest first."""
-    last_end = listing._last_end()
     query = (
         sa.select(Event)
-        .join(last_end, last_end.c.event_id == Event.id)
-        .where(Event.status == EventStatus.CANCELLED, last_end.c.ends_at > clock.now())
+        .where(Event.status == EventStatus.CANCELLED, Event.span_end > clock.now())
         .options(sa.orm.selectinload(Event.sessions))
     )
     if filters.kind is not None:

@@ -28,14 +28,6 @@ PER_PAGE = 20
 STAFF_VIEWS = ("current", "past", "all")
 
 
-def _last_end():
-    return (
-        sa.select(EventSession.event_id, sa.func.max(EventSession.ends_at).label("ends_at"))
-        .group_by(EventSession.event_id)
-        .subquery()
-    )
-
-
 @dataclass(frozen=True)
 class Filters:
     """What a visitor asks the listing for (all optional); ``past`` is the archive."""
@@ -70,19 +62,6 @@ def _matches(event: Event, words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
 
-def _spans():
-    """Each event's first start and last end (one row per event with sessions)."""
-    return (
-        sa.select(
-            EventSession.event_id,
-            sa.func.min(EventSession.starts_at).label("starts_at"),
-            sa.func.max(EventSession.ends_at).label("ends_at"),
-        )
-        .group_by(EventSession.event_id)
-        .subquery()
-    )
-
-
 def _word_found(word: str) -> sa.ColumnElement[bool]:
     """``word`` in the title, description, audience or a session's venue or address."""
     in_sessions = sa.select(EventSession.event_id).where(
@@ -96,12 +75,13 @@ def _word_found(word: str) -> sa.ColumnElement[bool]:
     )
 
 
-def search_conditions(filters: Filters, spans, now: datetime) -> list[sa.ColumnElement[bool]]:
-    """What ``filters`` asks of an event, as SQL over ``Event`` and ``spans``."""
+def search_conditions(filters: Filters, now: datetime) -> list[sa.ColumnElement[bool]]:
+    """What ``filters`` asks of an event, as SQL over ``Event`` (its stored span,
+    ``events.spans``: an event without sessions is neither upcoming nor past)."""
     if filters.past:
-        where = [Event.status.in_(ARCHIVED), spans.c.ends_at <= now]
+        where = [Event.status.in_(ARCHIVED), Event.span_end <= now]
     else:
-        where = [Event.status.in_(LISTED), spans.c.ends_at > now]
+        where = [Event.status.in_(LISTED), Event.span_end > now]
     if filters.kind is not None:
         where.append(Event.kind == filters.kind)
     if filters.organisation_id is not None:
@@ -126,18 +106,14 @@ def search(filters: Filters, page: int = 1) -> Page:
     a venue) is decided by the database, which also counts and cuts out the page: three
     statements (count, page, its sessions) however many events there are.
     """
-    spans = _spans()
-    where = search_conditions(filters, spans, clock.now())
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Event).join(spans, spans.c.event_id == Event.id).where(*where)
-    )
+    where = search_conditions(filters, clock.now())
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(*where))
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         raise NotFound()
-    first = spans.c.starts_at.desc() if filters.past else spans.c.starts_at
+    first = Event.span_start.desc() if filters.past else Event.span_start
     events = db.session.scalars(
         sa.select(Event)
-        .join(spans, spans.c.event_id == Event.id)
         .where(*where)
         .order_by(first, Event.id)
         .limit(PER_PAGE)
@@ -167,15 +143,10 @@ def any_event(event_id: int) -> Event:
 
 def staff_events(show: str) -> list[Event]:
     """The organisers' list: "current" (not cancelled, not over), "past" or "all"."""
-    last_end = _last_end()
-    query = (
-        sa.select(Event)
-        .outerjoin(last_end, last_end.c.event_id == Event.id)
-        .options(sa.orm.selectinload(Event.sessions))
-    )
+    query = sa.select(Event).options(sa.orm.selectinload(Event.sessions))
     current = sa.and_(
         Event.status != EventStatus.CANCELLED,
-        sa.or_(last_end.c.ends_at.is_(None), last_end.c.ends_at > clock.now()),
+        sa.or_(Event.span_end.is_(None), Event.span_end > clock.now()),
     )
     if show == "current":
         query = query.where(current)

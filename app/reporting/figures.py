@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..core import clock
 from ..core.errors import NotFound
 from ..core.extensions import db
-from ..models import Event, EventKind, EventSession, EventStatus, Organisation, Registration
+from ..models import Event, EventKind, EventStatus, Organisation, Registration
 from ..models import RegistrationStatus as S
 from ..registrations.reads import Counts, count_columns, team_counts_for
 
@@ -110,24 +110,9 @@ def organisations() -> dict[int, OrgRef]:
     return {row.id: OrgRef(row.id, row.name, row.sort_order, row.active) for row in rows}
 
 
-def _spans():
-    return (
-        sa.select(
-            EventSession.event_id.label("event_id"),
-            sa.func.min(EventSession.starts_at).label("starts_at"),
-            sa.func.max(EventSession.ends_at).label("ends_at"),
-        )
-        .group_by(EventSession.event_id)
-        .subquery()
-    )
-
-
 def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventReport]:
-    """Events with their first start and last end, computed in the same query (a page of
-    ``limit`` from ``offset`` when given)."""
-    spans = _spans()
-    starts = sa.type_coerce(spans.c.starts_at, Event.created_at.type)
-    ends = sa.type_coerce(spans.c.ends_at, Event.created_at.type)
+    """Events with their first start and last end (their stored span, ``events.spans``),
+    a page of ``limit`` from ``offset`` when given."""
     query = (
         sa.select(
             Event.id,
@@ -135,16 +120,15 @@ def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventR
             Event.kind,
             Event.status,
             Event.capacity,
-            starts.label("starts_at"),
-            ends.label("ends_at"),
+            Event.span_start.label("starts_at"),
+            Event.span_end.label("ends_at"),
             Event.registration_closes_at,
             Event.interest_threshold,
             Event.interest_deadline,
             Event.threshold_reached_at,
         )
-        .outerjoin(spans, spans.c.event_id == Event.id)
-        .where(where(ends))
-        .order_by(spans.c.starts_at.is_(None), spans.c.starts_at, Event.id)
+        .where(where(Event.span_end))
+        .order_by(Event.span_start.is_(None), Event.span_start, Event.id)
         .limit(limit)
         .offset(offset)
     )
@@ -152,14 +136,7 @@ def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventR
 
 
 def _event_count(where) -> int:
-    spans = _spans()
-    ends = sa.type_coerce(spans.c.ends_at, Event.created_at.type)
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Event)
-        .outerjoin(spans, spans.c.event_id == Event.id)
-        .where(where(ends))
-    )
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(where(Event.span_end)))
 
 
 def _upcoming(now: datetime):
