@@ -170,6 +170,7 @@ def _template_rules(app: Flask) -> None:
         seat_giving_event_statuses=[s.value for s in registration_statuses.SEAT_GIVING_EVENTS],
         event_kind_label=event_statuses.kind_label,
         event_phase_label=event_statuses.phase_label,
+        session_venue=event_statuses.venue_label,
         event_phase_name=event_statuses.phase_name,
         role_label=roles.label,
         organiser_roles=[r.value for r in roles.ORGANISERS],

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 
 from flask import Flask, current_app, request, session
-from flask_babel import format_datetime, get_locale, get_timezone
+from flask_babel import format_datetime, get_locale, get_timezone, get_translations
 
 from .extensions import babel
 
@@ -75,6 +75,13 @@ def format_moment(dt: datetime | None) -> str:
 
 def format_span(start: datetime, end: datetime) -> str:
     """"tisdag 27 oktober kl. 13.00–16.00", or both days when it spans midnight."""
+    return _span_in(start, end, get_locale(), get_timezone())
+
+
+@functools.lru_cache(maxsize=4096)
+def _span_in(start: datetime, end: datetime, _locale, _timezone) -> str:
+    # Cached by everything the text depends on, like ``_formatted_in``: every session of
+    # a listing's or a dashboard's page is one.
     from .clock import local
 
     p = _patterns()
@@ -83,8 +90,30 @@ def format_span(start: datetime, end: datetime) -> str:
     return f"{format_moment(start)} – {format_moment(end)}"
 
 
+def translations():
+    """The current locale's catalogue (Flask-Babel's own), found once per locale: for
+    every message, Flask-Babel looks up its request context three times and spells the
+    locale out, a large share of a page's time with many messages (a listing)."""
+    return _catalogue(get_locale())
+
+
+@functools.lru_cache(maxsize=16)
+def _catalogue(_locale):
+    # Called while ``_locale`` is the current locale (``force_locale`` included).
+    return get_translations()
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Stockholm")
+    # The templates' gettext (Jinja's i18n extension, as Flask-Babel installs it) with
+    # the catalogue found once per locale.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.filters["span"] = format_span
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day

@@ -112,12 +112,20 @@ def search(filters: Filters, page: int = 1) -> Page:
     if page > pages:
         raise NotFound()
     first = Event.span_start.desc() if filters.past else Event.span_start
-    events = db.session.scalars(
-        sa.select(Event)
+    # The page's ids first, from the span's index alone (no table row read for the
+    # events before or after the page), then those rows.
+    ids = (
+        sa.select(Event.id)
         .where(*where)
         .order_by(first, Event.id)
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
+        .subquery()
+    )
+    events = db.session.scalars(
+        sa.select(Event)
+        .join(ids, ids.c.id == Event.id)
+        .order_by(first, Event.id)
         .options(
             sa.orm.selectinload(Event.sessions), sa.orm.joinedload(Event.organising_organisation)
         )

@@ -7,12 +7,14 @@ context ("event status").
 
 from __future__ import annotations
 
+import functools
+
+from flask_babel import get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from ..core.i18n import format_moment
-from ..models import Event, EventKind, EventStatus
+from ..models import Event, EventKind, EventSession, EventStatus
 
 KIND_LABELS = {
     EventKind.COURSE: _l("Course"),
@@ -33,7 +35,7 @@ PHASE_LABELS = {
 
 
 def kind_label(kind: EventKind | str) -> str:
-    return str(KIND_LABELS[EventKind(kind)])
+    return _label("kind", EventKind(kind), get_locale())
 
 
 def phase_label(event: Event) -> str:
@@ -41,9 +43,21 @@ def phase_label(event: Event) -> str:
     phase = event.phase()
     if phase == EventStatus.OPEN and event.registration_not_yet_open():
         return _("Registration opens %(when)s", when=format_moment(event.registration_opens_at))
-    return str(PHASE_LABELS[phase])
+    return _label("phase", phase, get_locale())
 
 
 def phase_name(phase: EventStatus | str) -> str:
     """A phase's label without the event (e.g. a report row)."""
-    return str(PHASE_LABELS[EventStatus(phase)])
+    return _label("phase", EventStatus(phase), get_locale())
+
+
+@functools.lru_cache(maxsize=64)
+def _label(labels: str, key, _locale) -> str:
+    # Translated once per locale (a listing shows both labels on every card); called
+    # while ``_locale`` is the current one.
+    return str((KIND_LABELS if labels == "kind" else PHASE_LABELS)[key])
+
+
+def venue_label(session: EventSession) -> str:
+    """Where a session is held, or that it is still to be decided."""
+    return session.venue or _("Venue to be decided")

@@ -51,20 +51,33 @@ def seat_count_columns() -> tuple:
     )
 
 
+def counts_by_status(rows) -> dict[Any, Counts]:
+    """Counts per key from ``(key, status, count)`` rows (a GROUP BY of the key and the
+    status: one count per index run, cheaper for the database than a SUM(CASE ...) per
+    status over every row)."""
+    tallies: dict[Any, list[int]] = {}
+    for key, status, count in rows:
+        tally = tallies.setdefault(key, [0, 0, 0])
+        if status in SEATED:
+            tally[0] += count
+        elif status == S.WAITLISTED:
+            tally[1] += count
+        elif status == S.INTERESTED:
+            tally[2] += count
+    return {key: Counts(*tally) for key, tally in tallies.items()}
+
+
 def counts_for(event_ids) -> dict[int, Counts]:
     """Confirmed, waitlisted and interested counts for many events in one query."""
     event_ids = list(event_ids)
     if not event_ids:
         return {}
     rows = db.session.execute(
-        sa.select(Registration.event_id, *count_columns())
+        sa.select(Registration.event_id, Registration.status, sa.func.count())
         .where(Registration.event_id.in_(event_ids))
-        .group_by(Registration.event_id)
+        .group_by(Registration.event_id, Registration.status)
     )
-    result = {event_id: Counts() for event_id in event_ids}
-    for event_id, confirmed, waitlisted, interested in rows:
-        result[event_id] = Counts(int(confirmed or 0), int(waitlisted or 0), int(interested or 0))
-    return result
+    return {event_id: Counts() for event_id in event_ids} | counts_by_status(rows)
 
 
 def counts_of(event_id: int) -> Counts:

@@ -19,7 +19,7 @@ from ..core.errors import NotFound
 from ..core.extensions import db
 from ..models import Event, EventKind, EventStatus, Organisation, Registration
 from ..models import RegistrationStatus as S
-from ..registrations.reads import Counts, count_columns, team_counts_for
+from ..registrations.reads import Counts, counts_by_status, team_counts_for
 
 #: Events a dashboard shows: the public ones that still lie ahead.
 DASHBOARD_STATUSES = (EventStatus.GAUGING, EventStatus.OPEN, EventStatus.CLOSED)
@@ -167,13 +167,16 @@ def counts_by_organisation(event_ids: Iterable[int]) -> dict[int, dict[int, Coun
     if not event_ids:
         return {}
     rows = db.session.execute(
-        sa.select(Registration.event_id, Registration.organisation_id, *count_columns())
+        sa.select(
+            Registration.event_id, Registration.organisation_id, Registration.status, sa.func.count()
+        )
         .where(Registration.event_id.in_(event_ids), Registration.status != S.CANCELLED)
-        .group_by(Registration.event_id, Registration.organisation_id)
+        .group_by(Registration.event_id, Registration.organisation_id, Registration.status)
     )
     result: dict[int, dict[int, Counts]] = {event_id: {} for event_id in event_ids}
-    for event_id, org_id, confirmed, waitlisted, interested in rows:
-        result[event_id][org_id] = Counts(int(confirmed or 0), int(waitlisted or 0), int(interested or 0))
+    by_pair = counts_by_status(((event_id, org_id), status, n) for event_id, org_id, status, n in rows)
+    for (event_id, org_id), counts in by_pair.items():
+        result[event_id][org_id] = counts
     return result
 
 
