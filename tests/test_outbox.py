@@ -443,6 +443,64 @@ def test_a_message_is_finished_when_queued_and_every_attempt_sends_those_bytes(a
     assert row.body_text and row.body_html  # what was sent stays readable for staff
 
 
+def test_a_batch_sends_stored_bytes_as_they_are_and_builds_the_others_from_their_parts(app, smtp_sink):
+    """A claim reads a row's parts only when it has no finished bytes: a batch with both
+    kinds sends the stored bytes unchanged and builds the rest, each with its own
+    Message-ID, which is also the one Flask-Mail's message object reports."""
+    from flask_mail import Message, email_dispatched
+
+    from app.mail import message as mime
+
+    bare, finished = queue_plain(2, prefix="mixed")
+
+    def store_bytes() -> bytes:
+        row = db.session.get(OutboxMessage, finished)
+        row.subject = "Finished when queued"
+        row.wire = mime.wire_bytes(row)
+        row.subject = "Changed afterwards"  # the stored bytes are what goes
+        return row.wire
+
+    stored = write_transaction(store_bytes)
+    reported = []
+    with email_dispatched.connected_to(lambda app, message: reported.append(message.msgId)):
+        assert delivery.send_due().sent == 2
+    ids = {row.id: row.message_id for row in outbox_rows()}
+    by_id = {r.message["Message-ID"]: r for r in smtp_sink.received}
+    assert set(by_id) == set(ids.values()) == set(reported)
+    assert by_id[ids[finished]].data.rstrip(b"\r\n") == stored.rstrip(b"\r\n")
+    assert by_id[ids[finished]].message["Subject"] == "Finished when queued"
+    assert by_id[ids[bare]].message["Subject"] == "Message mixed0"
+    # The stored message sets every field Flask-Mail's own message has.
+    made = mime.StoredMessage("a@example.org", "b@example.org", b"x", "<id@example.org>")
+    assert set(vars(made)) - {"wire"} == set(vars(Message(recipients=["a@example.org"], sender="b@example.org")))
+
+
+def test_each_message_is_marked_sent_for_everyone_before_the_next_one_goes(db_app, smtp_sink):
+    """The mark that closes the window for a duplicate is committed as soon as the server
+    has said OK: when the next message is handed to the server, another connection
+    already sees the one before it as sent (on SQLite a statement of its own, elsewhere
+    autocommit)."""
+    from flask_mail import email_dispatched
+
+    ids = queue_plain(4, prefix="step")
+    seen: list[list[str]] = []
+
+    def statuses_elsewhere(app, message) -> None:
+        with db.engine.connect() as other:
+            rows = other.execute(
+                sa.select(OutboxMessage.status).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            )
+            seen.append([status for (status,) in rows])
+
+    with email_dispatched.connected_to(statuses_elsewhere):
+        assert delivery.send_due().sent == 4
+    sent, sending = OutboxStatus.SENT, OutboxStatus.SENDING
+    # At each dispatch (after the server's OK, before that message's own mark): every
+    # earlier message is sent, this one and the later ones are still being sent.
+    assert seen == [[sent] * n + [sending] * (4 - n) for n in range(4)]
+    assert {row.status for row in outbox_rows()} == {sent}
+
+
 def test_the_envelope_is_flask_mails_for_plain_named_and_international_addresses(app, smtp_sink):
     """Delivery works the envelope out without Flask-Mail's per-message parsing
     (``delivery._Connection.send``): it must be what Flask-Mail's ``sanitize_address``

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IMMEDIATE_OPTION = "kvarn_write"
+#: On SQLite: every statement on this connection is its own transaction (no BEGIN is
+#: sent, so SQLite commits each one as it completes). For a connection that only sends
+#: single-row writes each meant to be committed at once (the outbox's outcomes).
+SINGLE_STATEMENT_OPTION = "kvarn_single_statement"
 
 
 class BusyError(RuntimeError):
@@ -88,7 +92,10 @@ def install_sqlite_listeners(engine: Engine, busy_timeout: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        if conn.get_execution_options().get(IMMEDIATE_OPTION):
+        options = conn.get_execution_options()
+        if options.get(SINGLE_STATEMENT_OPTION):
+            return  # SQLite's own autocommit: the statement is the transaction
+        if options.get(IMMEDIATE_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")

@@ -28,6 +28,7 @@ message whose lease could run out while it is being sent.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import smtplib
@@ -46,7 +47,13 @@ from sqlalchemy.exc import DBAPIError
 
 from ..audit import entries as audit
 from ..core import clock
-from ..core.database import BusyError, is_retryable, write_transaction, writer_turn
+from ..core.database import (
+    SINGLE_STATEMENT_OPTION,
+    BusyError,
+    is_retryable,
+    write_transaction,
+    writer_turn,
+)
 from ..core.errors import NotFound
 from ..core.extensions import db
 from ..models import OutboxMessage, OutboxStatus
@@ -76,13 +83,20 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
-class Claimed(mime.MessageParts):
+class Claimed:
     """What a worker needs to send one message, read while claiming it."""
 
     id: int
     attempts: int
+    recipient: str
+    sender: str
+    message_id: str
     #: The finished message, stored at queue time; None for a row queued without it.
     wire: bytes | None = None
+    #: What a row without its finished message is built from (read only for such rows:
+    #: the texts and the calendar files are most of a row, and a row with its bytes
+    #: does not need them).
+    parts: mime.MessageParts | None = None
 
 
 class _Connection(Connection):
@@ -177,17 +191,12 @@ _CLAIM_COLUMNS = (
     OutboxMessage.status,
     OutboxMessage.recipient,
     OutboxMessage.sender,
-    OutboxMessage.reply_to,
-    OutboxMessage.subject,
-    OutboxMessage.body_text,
-    OutboxMessage.body_html,
-    OutboxMessage.attachments,
     OutboxMessage.message_id,
-    OutboxMessage.locale,
-    OutboxMessage.created_at,
     OutboxMessage.attempts,
     OutboxMessage.wire,
 )
+_PART_NAMES = tuple(field.name for field in dataclasses.fields(mime.MessageParts))
+_PARTS = sa.select(OutboxMessage.id, *(getattr(OutboxMessage, name) for name in _PART_NAMES))
 
 
 def _due_query(status: OutboxStatus, now: datetime, limit: int):
@@ -244,27 +253,34 @@ def claim(limit: int) -> tuple[list[Claimed], datetime]:
                     next_attempt_at=leased_until,
                 )
             )
+        parts = _parts_of([r.id for r in live if r.wire is None])
         claimed = [
             Claimed(
                 id=r.id,
+                attempts=r.attempts + 1,
                 recipient=r.recipient,
                 sender=r.sender,
-                reply_to=r.reply_to,
-                subject=r.subject,
-                body_text=r.body_text,
-                body_html=r.body_html,
-                attachments=list(r.attachments or []),
                 message_id=r.message_id,
-                locale=r.locale,
-                created_at=r.created_at,
-                attempts=r.attempts + 1,
                 wire=r.wire,
+                parts=parts.get(r.id),
             )
             for r in live
         ]
         return claimed, leased_until
 
     return write_transaction(work)
+
+
+def _parts_of(ids: list[int]) -> dict[int, mime.MessageParts]:
+    """The parts of rows queued without their finished message, to build it from."""
+    if not ids:
+        return {}
+    parts = {}
+    for row in db.session.execute(_PARTS.where(OutboxMessage.id.in_(ids))):
+        values = {name: getattr(row, name) for name in _PART_NAMES}
+        values["attachments"] = list(values["attachments"] or [])
+        parts[row.id] = mime.MessageParts(**values)
+    return parts
 
 
 # The database connection a batch records its outcomes on (set by ``deliver``): one
@@ -276,15 +292,17 @@ _batch_connection: ContextVar[DBConnection | None] = ContextVar("kvarn_batch_con
 def _outcome_connection() -> Iterator[DBConnection]:
     """The connection a batch records its outcomes on, each a one-row UPDATE.
 
-    On PostgreSQL and MariaDB every outcome is committed by itself (autocommit: one
-    round trip, no BEGIN and COMMIT around it). On PostgreSQL it is also visible to
-    every other worker at once without waiting for the WAL flush to disk: only a crash
-    of the database server itself in the next fraction of a second could lose a mark
-    (and the message would then go again), never a seat or a queued message.
+    Every outcome is committed by itself as its statement completes (autocommit: one
+    round trip, no BEGIN and COMMIT around it; on SQLite ``SINGLE_STATEMENT_OPTION``).
+    On PostgreSQL it is also visible to every other worker at once without waiting for
+    the WAL flush to disk: only a crash of the database server itself in the next
+    fraction of a second could lose a mark (and the message would then go again), never
+    a seat or a queued message.
     """
     with db.engine.connect() as connection:
         name = connection.dialect.name
         if name == "sqlite":
+            connection.execution_options(**{SINGLE_STATEMENT_OPTION: True})
             yield connection
             return
         connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -393,8 +411,8 @@ def _release(messages: list[Claimed]) -> None:
 
 def _outgoing(message: Claimed) -> mime.StoredMessage:
     """The message to send: its stored bytes, or (a row without them) built now."""
-    wire = message.wire if message.wire is not None else mime.wire_bytes(message)
-    return mime.StoredMessage(message.recipient, message.sender, wire)
+    wire = message.wire if message.wire is not None else mime.wire_bytes(message.parts)
+    return mime.StoredMessage(message.recipient, message.sender, wire, message.message_id)
 
 
 def _smtp_code(exc: Exception) -> int | None:

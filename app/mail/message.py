@@ -350,10 +350,26 @@ def _written(message: MessageParts, extra: list[tuple[str, str]]) -> bytes:
 
 
 class StoredMessage(Message):
-    """A Flask-Mail message that sends bytes finished earlier, as they are."""
+    """A Flask-Mail message that sends bytes finished earlier, as they are.
 
-    def __init__(self, recipient: str, sender: str, wire: bytes) -> None:
-        super().__init__(recipients=[recipient], sender=sender)
+    Its fields are set here rather than by ``Message.__init__``, which makes a new
+    Message-ID (a host name lookup, for every message) that the stored bytes do not use:
+    ``msgId`` is the one in them."""
+
+    def __init__(self, recipient: str, sender: str, wire: bytes, message_id: str) -> None:
+        self.recipients = [recipient]
+        self.subject = ""
+        self.sender = sender
+        self.reply_to = None
+        self.cc, self.bcc = [], []
+        self.alts = {}  # before ``html``, a property of Flask-Mail's kept in ``alts``
+        self.body = self.html = None
+        self.date = None
+        self.msgId = message_id
+        self.charset = None
+        self.extra_headers = None
+        self.mail_options, self.rcpt_options = [], []
+        self.attachments = []
         self.wire = wire
 
     def as_bytes(self) -> bytes:
