@@ -5,9 +5,9 @@
 
 Runs on a fresh SQLite file in a temporary directory (migrated to head), or on the
 database in KVARN_BENCH_DATABASE_URL (which it empties first!). Loads the demo data and
-times each page: the listing, an event page, a personal page (someone waiting), the
-organiser's registrations list, the coordinator's dashboard, and the CSV and XLSX exports
-of one event. Then it adds a tenth of ``--events`` upcoming events and ``--rows``
+times each page: the listing, the archive of past events, an event page, a personal page
+(someone waiting), the organiser's registrations list, the coordinator's dashboard, and
+the CSV and XLSX exports of one event. Then it adds a tenth of ``--events`` upcoming events and ``--rows``
 registrations around the demo (``devtools.scale.seed_pages``, then ANALYZE) and times the
 very same URLs again, then grows that to the full ``--events`` and ``--rows`` and times
 them once more, and once more after adding an archive of ``--archive`` past events
@@ -107,6 +107,7 @@ def _demo_pages(app) -> dict[str, tuple[object, str]]:
     public = app.test_client()
     return {
         "listing": (public, "/events"),
+        "archive": (public, "/events/past"),
         "event page": (public, f"/events/{course}"),
         "personal page": (public, f"/r/{waiting}"),
         "registrations list": (organiser, f"/staff/events/{course}/registrations"),

@@ -52,6 +52,7 @@ def _pages(made: scale.PageScale) -> dict[str, tuple[str, str]]:
         "listing": ("public", "/events"),
         "listing, page 3": ("public", "/events?page=3"),
         "listing, two words": ("public", "/events?q=SAMTAL+sal&kind=course"),
+        "archive": ("public", "/events/past"),
         "event page": ("public", f"/events/{big}"),
         "gauging event page": ("public", f"/events/{gauging}"),
         "personal page": ("public", f"/r/{made.waiting_token}"),
@@ -191,11 +192,11 @@ def test_pages_send_the_same_statements_at_scale_and_read_registrations_by_index
     assert _plan_problems("SELECT id FROM registration WHERE needs = 'x'", None, dialect)
     if dialect != "sqlite":
         return
-    # The listing's and the dashboard's events: one range of the span's index.
+    # The listing's, the archive's and the dashboard's events: one range of the span's index.
     spans = [
         (name, statement, parameters)
         for name, seen in many.items()
-        if name.startswith(("listing", "dashboard"))
+        if name.startswith(("listing", "archive", "dashboard"))
         for statement, parameters in seen
         if re.search(r"\bFROM event\b", statement) and "span_end" in statement
     ]
