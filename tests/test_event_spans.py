@@ -191,3 +191,12 @@ def test_the_migration_fills_in_the_span_of_events_made_before_it(tmp_path):
         two: (day1.replace(tzinfo=utc), (day2 + timedelta(hours=3)).replace(tzinfo=utc)),
         none: (None, None),
     }
+
+
+def test_the_archive_shows_the_latest_to_end_first(db_app):
+    long_ago = f.event(title="Länge sedan", days_ahead=-30)
+    recent = f.event(title="Nyligen", days_ahead=-3)
+    f.event(title="Kommande", days_ahead=5)
+    page = db_app.test_client().get("/events/past?lang=en").get_data(as_text=True)
+    assert "Kommande" not in page
+    assert page.index(recent.title) < page.index(long_ago.title)
