@@ -359,16 +359,19 @@ def seed_pages(
     return PageScale(org_ids, event_ids, big, gauging[0] if gauging else None, waiting, already + rows)
 
 
-def seed_archive(events: int = 10_000, organisation_ids: list[int] | None = None) -> int:
+def seed_archive(events: int = 10_000, organisation_ids: list[int] | None = None, serial: int = 0) -> int:
     """``events`` past events (finished courses and meetings, one or two sessions each,
-    one a day back from yesterday), in bulk with their stored spans. Returns how many."""
+    one a day back from yesterday; ``serial`` numbers the first, so that a second call
+    goes on further back), in bulk with their stored spans. Returns how many."""
+    if events <= 0:
+        return 0
     now = clock.now()
     last = (now - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
 
     def work() -> int:
         org_ids = organisation_ids or list(db.session.scalars(sa.select(Organisation.id))) or [None]
         rows, times = [], []
-        for i in range(events):
+        for i in range(serial, serial + events):
             start = last - timedelta(days=i)
             sessions = [(start - timedelta(days=day), start - timedelta(days=day) + timedelta(hours=3))
                         for day in range(1 + (i % 4 == 0))]
