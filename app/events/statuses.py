@@ -51,11 +51,14 @@ def phase_name(phase: EventStatus | str) -> str:
     return _label("phase", EventStatus(phase), get_locale())
 
 
+_LABELS = {"kind": KIND_LABELS, "phase": PHASE_LABELS}
+
+
 @functools.lru_cache(maxsize=64)
-def _label(labels: str, key, _locale) -> str:
+def _label(table: str, key, _locale) -> str:
     # Translated once per locale (a listing shows both labels on every card); called
     # while ``_locale`` is the current one.
-    return str((KIND_LABELS if labels == "kind" else PHASE_LABELS)[key])
+    return str(_LABELS[table][key])
 
 
 def venue_label(session: EventSession) -> str:
