@@ -194,6 +194,10 @@ def test_pages_send_the_same_statements_at_scale_and_read_registrations_by_index
     # The check can fail: a read by a column without an index is caught.
     assert _plan_problems("SELECT id FROM registration WHERE needs = 'x'", None, dialect)
     if dialect != "sqlite":
+        # PostgreSQL's planner weighs the table's size: for these 6,000 events it rightly
+        # reads the whole small table rather than the index (on bench/pages.py's database,
+        # 11,000 events, EXPLAIN showed the index); SQLite takes the index whenever it
+        # fits, so the plan is checked there.
         return
     # The listing's, the archive's and the dashboard's events: one range of the span's index.
     spans = [
