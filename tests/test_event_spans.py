@@ -161,34 +161,33 @@ def test_the_listing_and_the_dashboard_follow_a_moved_event(db_app):
     assert "Snart" in client.get("/events/past?lang=en").get_data(as_text=True)
 
 
-def test_the_migration_fills_in_the_span_of_events_made_before_it(tmp_path):
-    from flask_migrate import upgrade
+def test_the_migration_fills_in_the_span_of_events_made_before_it(db_app):
+    """Back to the revision before the span, events and sessions written as they were then,
+    and up again: the migration's UPDATE works out each event's span (on every backend)."""
+    from flask_migrate import downgrade, upgrade
 
-    from app import create_app
-    from tests.plugins.databases import base_config
     from tests.test_attendance_sessions import insert
 
-    app = create_app(base_config(f"sqlite:///{tmp_path / 'old.sqlite3'}"))
-    with app.app_context():
-        upgrade(revision="4a7b8c9d0e1f")
+    db.session.remove()
+    downgrade(revision="4a7b8c9d0e1f")
+    try:
         day1, day2 = datetime(2026, 3, 2, 8, 0), datetime(2026, 3, 5, 8, 0)  # naive UTC, as stored
         with db.engine.begin() as conn:
             meta = sa.MetaData()
             meta.reflect(conn)
+            assert "span_start" not in meta.tables["event"].c
             two = insert(conn, meta.tables["event"], kind="course", title="Två", status="open", capacity=5)
             none = insert(conn, meta.tables["event"], kind="lecture", title="Ingen", status="gauging", capacity=5)
             for day in (day2, day1):
                 insert(conn, meta.tables["event_session"], event_id=two, starts_at=day, ends_at=day + timedelta(hours=3))
+    finally:
         upgrade()
-        spans = {
-            row.id: (row.span_start, row.span_end)
-            for row in db.session.execute(sa.select(Event.id, Event.span_start, Event.span_end))
-        }
-        db.session.remove()
-        db.engine.dispose()
-    utc = UTC
+    spans = {
+        row.id: (row.span_start, row.span_end)
+        for row in db.session.execute(sa.select(Event.id, Event.span_start, Event.span_end))
+    }
     assert spans == {
-        two: (day1.replace(tzinfo=utc), (day2 + timedelta(hours=3)).replace(tzinfo=utc)),
+        two: (day1.replace(tzinfo=UTC), (day2 + timedelta(hours=3)).replace(tzinfo=UTC)),
         none: (None, None),
     }
 
