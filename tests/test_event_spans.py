@@ -1,7 +1,8 @@
 """An event's stored span follows its sessions (``app/events/spans.py``), on every backend:
 made with sessions, edited through the editor (a session moved, added, removed), changed
-or deleted directly through the ORM, left without sessions; the listing and the
-dashboard find events by it; the migration fills it in for events made before it."""
+or deleted directly through the ORM, moved to another event, left without sessions; the
+listing, the archive and the dashboard find events by it; the migration fills it in for
+events made before it."""
 
 from __future__ import annotations
 
