@@ -110,7 +110,9 @@ def organisations() -> dict[int, OrgRef]:
     return {row.id: OrgRef(row.id, row.name, row.sort_order, row.active) for row in rows}
 
 
-def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventReport]:
+def _event_rows(
+    where: sa.ColumnElement[bool], limit: int | None = None, offset: int = 0
+) -> list[EventReport]:
     """Events with their first start and last end (their stored span, ``events.spans``),
     a page of ``limit`` from ``offset`` when given."""
     query = (
@@ -127,7 +129,7 @@ def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventR
             Event.interest_deadline,
             Event.threshold_reached_at,
         )
-        .where(where(Event.span_end))
+        .where(where)
         .order_by(Event.span_start.is_(None), Event.span_start, Event.id)
         .limit(limit)
         .offset(offset)
@@ -135,21 +137,18 @@ def _event_rows(where, limit: int | None = None, offset: int = 0) -> list[EventR
     return [EventReport(**row._asdict()) for row in db.session.execute(query)]
 
 
-def _event_count(where) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(where(Event.span_end)))
+def _event_count(where: sa.ColumnElement[bool]) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(where))
 
 
-def _upcoming(now: datetime):
+def _upcoming(now: datetime) -> sa.ColumnElement[bool]:
     """Gauging, open and closed events whose last session has not ended; a gauging event
     without sessions too (it still waits for a decision)."""
-
-    def where(ends):
-        return sa.and_(
-            Event.status.in_(DASHBOARD_STATUSES),
-            sa.or_(ends > now, sa.and_(ends.is_(None), Event.status == EventStatus.GAUGING)),
-        )
-
-    return where
+    ends = Event.span_end
+    return sa.and_(
+        Event.status.in_(DASHBOARD_STATUSES),
+        sa.or_(ends > now, sa.and_(ends.is_(None), Event.status == EventStatus.GAUGING)),
+    )
 
 
 def upcoming_events(now: datetime | None = None) -> list[EventReport]:
@@ -158,7 +157,7 @@ def upcoming_events(now: datetime | None = None) -> list[EventReport]:
 
 
 def event_report_rows(event_id: int) -> list[EventReport]:
-    return _event_rows(lambda _ends: Event.id == event_id)
+    return _event_rows(Event.id == event_id)
 
 
 def counts_by_organisation(event_ids: Iterable[int]) -> dict[int, dict[int, Counts]]:
