@@ -26,16 +26,6 @@ class Counts:
     interested: int = 0
 
 
-def count_columns() -> tuple:
-    """SUM(CASE ...) columns counting seated, waitlisted and interested rows, in that order."""
-    seated = [s.value for s in SEATED]
-    return (
-        sa.func.sum(sa.case((Registration.status.in_(seated), 1), else_=0)),
-        sa.func.sum(sa.case((Registration.status == S.WAITLISTED, 1), else_=0)),
-        sa.func.sum(sa.case((Registration.status == S.INTERESTED, 1), else_=0)),
-    )
-
-
 def seat_count_columns() -> tuple:
     """SUM(CASE ...) columns counting an event's seated, waiting, and waiting team members
     (the first-fit rule applies when there are any), labelled ``seated``, ``waiting``,
@@ -162,9 +152,13 @@ def team_facts(team_id: int) -> TeamFacts | None:
     team = db.session.get(Team, team_id)
     if team is None:
         return None
-    seated, waiting, interested = db.session.execute(
-        sa.select(*count_columns()).where(Registration.team_id == team_id)
-    ).one()
+    rows = db.session.execute(
+        sa.select(Registration.team_id, Registration.status, sa.func.count())
+        .where(Registration.team_id == team_id)
+        .group_by(Registration.team_id, Registration.status)
+    )
+    counts = counts_by_status(rows).get(team_id, Counts())
+    seated, waiting, interested = counts.confirmed, counts.waitlisted, counts.interested
     position = None
     if team.keep_together and waiting:
         first = db.session.scalar(
