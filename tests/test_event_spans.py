@@ -194,9 +194,15 @@ def test_the_migration_fills_in_the_span_of_events_made_before_it(db_app):
 
 
 def test_the_archive_shows_the_latest_to_end_first(db_app):
-    long_ago = f.event(title="Länge sedan", days_ahead=-30)
-    recent = f.event(title="Nyligen", days_ahead=-3)
+    """By the last session's end, not the first one's start: a course that began first but
+    ended last comes before a one-day event in between."""
+    long_course = f.event(title="Lång kurs", days_ahead=-20, sessions=19)  # ends two days ago
+    one_day = f.event(title="En dag", days_ahead=-5)
+    earliest = f.event(title="Tidigast", days_ahead=-30)
     f.event(title="Kommande", days_ahead=5)
+    # Ordered by start, the one-day event would come first.
+    assert long_course.span_start < one_day.span_start < one_day.span_end < long_course.span_end
     page = db_app.test_client().get("/events/past?lang=en").get_data(as_text=True)
     assert "Kommande" not in page
-    assert page.index(recent.title) < page.index(long_ago.title)
+    titles = (long_course.title, one_day.title, earliest.title)
+    assert sorted(titles, key=page.index) == list(titles)
