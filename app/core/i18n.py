@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
+from babel.support import NullTranslations
 from flask import Flask, current_app, request, session
 from flask_babel import format_datetime, get_locale, get_timezone, get_translations
 
@@ -90,7 +91,7 @@ def _span_in(start: datetime, end: datetime, _locale, _timezone) -> str:
     return f"{format_moment(start)} – {format_moment(end)}"
 
 
-def translations():
+def translations() -> NullTranslations:
     """The current locale's catalogue (Flask-Babel's own), found once per locale: for
     every message, Flask-Babel looks up its request context three times and spells the
     locale out, a large share of a page's time with many messages (a listing)."""
@@ -98,7 +99,7 @@ def translations():
 
 
 @functools.lru_cache(maxsize=16)
-def _catalogue(_locale):
+def _catalogue(_locale) -> NullTranslations:
     # Called while ``_locale`` is the current locale (``force_locale`` included).
     return get_translations()
 
