@@ -277,7 +277,12 @@ class Registration(db.Model):
         # At most one active registration per (event, email): active_email is the
         # email while active and NULL once cancelled (NULLs never collide).
         sa.UniqueConstraint("event_id", "active_email", name="uq_registration_event_active_email"),
-        sa.Index("ix_registration_event_status_order", "event_id", "status", "created_at", "id"),
+        # The waiting line and the lists in team order (``reads.in_team_order``) read
+        # only this index.
+        sa.Index(
+            "ix_registration_event_status_order_team",
+            "event_id", "status", "created_at", "id", "team_id",
+        ),
         # Covers the dashboard's GROUP BY event, organisation (reporting.figures) and its team
         # counts (registrations.reads.team_counts_for): no table reads.
         sa.Index(

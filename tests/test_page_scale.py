@@ -435,6 +435,59 @@ def test_listing_search_in_the_database_on_every_backend(db_app):
     assert titles("barn lerum") == [] and titles("%") == [] and titles("_") == []
 
 
+def test_team_order_and_its_pages_match_the_reference_with_ties_and_ids_out_of_time_order(db_app):
+    """``reads.in_team_order`` (grouped in SQL, a page chosen from narrow keys) against the
+    Python reference, on every backend: many sign-ups at the same moment (a team's members
+    share one), ids that do not follow the times (rows written out of order), teams whose
+    members came at different times and have different statuses, filtered by status and
+    by organisation, whole and cut in pages."""
+    import random
+
+    from app.registrations import reads
+
+    chance = random.Random(15)
+    orgs = [f.organisation().id, f.organisation().id]
+    ev = f.event(capacity=10)
+    teams = [_team(ev.id, n) for n in range(8)]
+    start = clock.now() - timedelta(hours=2)
+    moments = [start + timedelta(minutes=chance.choice([0, 0, 1, 2, 3, 5])) for _ in range(90)]
+    statuses = [S.CONFIRMED, S.WAITLISTED, S.WAITLISTED, S.CANCELLED]
+    rows = [
+        {
+            "event_id": ev.id, "name": f"Person {i}", "email": f"p{i}@example.org",
+            "active_email": f"p{i}@example.org", "organisation_id": chance.choice(orgs),
+            "work_team": "", "needs": "", "locale": "sv", "status": chance.choice(statuses),
+            "created_at": moment, "status_changed_at": start, "manage_token": f"ties-{i}",
+            "team_id": chance.choice([None, None, *teams]),
+        }
+        for i, moment in enumerate(moments)
+    ]
+    write_transaction(lambda: [db.session.execute(sa.insert(Registration.__table__), [row]) for row in rows])
+
+    for where in (
+        [Registration.event_id == ev.id],
+        [Registration.event_id == ev.id, Registration.status == S.WAITLISTED],
+        [Registration.event_id == ev.id, Registration.organisation_id == orgs[1]],
+    ):
+        matching = db.session.execute(
+            sa.select(Registration.id, Registration.team_id)
+            .where(*where)
+            .order_by(Registration.created_at, Registration.id)
+        ).all()
+        expected = [r.id for r in grouped_by_team(matching, lambda r: r.team_id)]
+        row, order = reads.in_team_order(*where)
+        assert list(db.session.scalars(sa.select(row.id).order_by(*order))) == expected
+        pieces = []
+        for offset in range(0, len(expected) + 7, 7):
+            row, order = reads.in_team_order(*where, limit=7, offset=offset)
+            pieces += db.session.scalars(sa.select(row.id).order_by(*order))
+        assert pieces == expected
+    # The data has what the test is about: ties, teams across moments, ids out of time order.
+    assert len(set(moments)) < len(moments)
+    by_time = [r.id for r in matching]
+    assert by_time != sorted(by_time)
+
+
 def grouped_by_team(rows: list, team_of) -> list:
     """The reference: rows in queue order with each team's members together, at its first member's place."""
     first: dict[int, int] = {}

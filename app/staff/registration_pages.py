@@ -68,13 +68,11 @@ def list_page(event_id: int, q: str = "", status: str = "", number: int = 1) -> 
     pages = max(1, -(-total // PER_PAGE))
     if number > pages:
         raise NotFound()
-    row, order = reads.in_team_order(*where)
+    row, order = reads.in_team_order(*where, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     rows = db.session.execute(
         sa.select(row, Organisation.name)
         .join(Organisation, Organisation.id == row.organisation_id)
         .order_by(*order)
-        .limit(PER_PAGE)
-        .offset((number - 1) * PER_PAGE)
     ).all()
     return ListPage(rows, number, pages, total)
 
