@@ -14,12 +14,12 @@ numbers the queue with them, and the tests check them against a model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class InLine:
-    """A waiting registration in queue order; ``team`` only for a kept-together team."""
+class InLine(NamedTuple):
+    """A waiting registration in queue order; ``team`` only for a kept-together team.
+    (A tuple, made straight from a result row: a long waiting list has thousands.)"""
 
     id: int
     team: int | None = None
