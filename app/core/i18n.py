@@ -8,6 +8,9 @@ from datetime import datetime
 from babel.support import NullTranslations
 from flask import Flask, current_app, request, session
 from flask_babel import format_datetime, get_locale, get_timezone, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from .extensions import babel
 
@@ -104,10 +107,53 @@ def _catalogue(_locale) -> NullTranslations:
     return get_translations()
 
 
+def _template_callables() -> dict:
+    """Jinja's newstyle gettext callables, the same behaviour, taking the evaluation
+    context instead of the whole template context. Jinja gives a callable that takes the
+    context, when called inside a loop, a fresh copy of the context with the loop's
+    variables (``Context.derived``, every global copied) — twice per message, since ``_``
+    is an alias that calls ``gettext`` through the context; a list of a hundred rows made
+    hundreds of such copies. Whether to autoescape is all they need of it. The messages'
+    own arguments are positional-only, so a message may have a variable of any name."""
+
+    def formatted(eval_ctx: EvalContext, text: str, variables: dict) -> str:
+        # Always a format string, as in Jinja's own: "100%%" in a message is "100%".
+        return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+    @pass_eval_context
+    def gettext(eval_ctx: EvalContext, string: str, /, **variables) -> str:
+        return formatted(eval_ctx, translations().ugettext(string), variables)
+
+    @pass_eval_context
+    def ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables) -> str:
+        variables.setdefault("num", num)
+        return formatted(eval_ctx, translations().ungettext(singular, plural, num), variables)
+
+    @pass_eval_context
+    def pgettext(eval_ctx: EvalContext, context: str, string: str, /, **variables) -> str:
+        variables.setdefault("context", context)
+        return formatted(eval_ctx, translations().upgettext(context, string), variables)
+
+    @pass_eval_context
+    def npgettext(
+        eval_ctx: EvalContext, context: str, singular: str, plural: str, num: int, /, **variables
+    ) -> str:
+        variables.setdefault("context", context)
+        variables.setdefault("num", num)
+        return formatted(
+            eval_ctx, translations().unpgettext(context, singular, plural, num), variables
+        )
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "pgettext": pgettext,
+            "npgettext": npgettext}
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Stockholm")
-    # The templates' gettext (Jinja's i18n extension, as Flask-Babel installs it) with
-    # the catalogue found once per locale.
+    # The templates' gettext: Jinja's i18n extension as Flask-Babel installs it, in its
+    # "newstyle" (the translation is a format string, autoescaped in HTML), with the
+    # catalogue found once per locale and the callables taking the evaluation context
+    # only (``_template_callables``).
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
@@ -115,6 +161,7 @@ def init_app(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    app.jinja_env.globals.update(_template_callables())
     app.jinja_env.filters["span"] = format_span
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day

@@ -6,7 +6,9 @@ from here instead of repeating status lists (docs/architecture.md, "one source")
 
 from __future__ import annotations
 
-from flask_babel import gettext, ngettext
+import functools
+
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from ..models import Event, EventStatus, Registration, RegistrationStatus
@@ -34,7 +36,14 @@ LABELS = {
 
 
 def label(status: RegistrationStatus | str) -> str:
-    return str(LABELS[S(status)])
+    return _label(S(status), get_locale())
+
+
+@functools.lru_cache(maxsize=32)
+def _label(status: RegistrationStatus, _locale) -> str:
+    # Translated once per locale (a staff list shows one on every row); called while
+    # ``_locale`` is the current one.
+    return str(LABELS[status])
 
 
 def can_cancel(registration: Registration, event: Event) -> bool:
