@@ -1,7 +1,7 @@
 """Do Kvarn's pages grow with the data? The same pages on the demo data, then at scale.
 
     .venv/bin/python bench/pages.py [--events 1000] [--rows 100000] [--requests 40]
-                                    [--archive 10000]
+                                    [--archive 10000] [--instructions N]
 
 Runs on a fresh SQLite file in a temporary directory (migrated to head), or on the
 database in KVARN_BENCH_DATABASE_URL (which it empties first!). Loads the demo data and
@@ -27,8 +27,11 @@ machine that is busy with other work.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +45,53 @@ import sqlalchemy as sa  # noqa: E402
 from app.core.extensions import db  # noqa: E402
 from app.devtools import demo, scale  # noqa: E402
 from app.models import Event, Registration, RegistrationStatus  # noqa: E402
+from app.staff import registration_pages  # noqa: E402
 from bench.empty_app import empty_app  # noqa: E402
 
 GOAL = 1.5
 #: Requests before the timed ones (caches, templates, the database's pages).
 WARM_UP = 3
+#: Set (to callgrind's output folder) when this script runs itself under callgrind.
+UNDER_CALLGRIND = "KVARN_BENCH_CALLGRIND_OUT"
 
 
 @dataclass(frozen=True)
 class Timing:
     statements: int
+    #: Milliseconds, or with ``--instructions`` millions of instructions, a request.
     median: float
     p95: float
     kib: int
+
+
+def _under_callgrind(argv: list[str]) -> None:
+    """Run this script again under callgrind, counting nothing until asked (``_instructions``)."""
+    out = tempfile.mkdtemp(prefix="kvarn-callgrind-")
+    command = [
+        "valgrind", "--tool=callgrind", "-q", "--instr-atstart=no",
+        f"--callgrind-out-file={out}/callgrind.out", sys.executable, *argv,
+    ]
+    os.execvpe("valgrind", command, {**os.environ, UNDER_CALLGRIND: out})
+
+
+def _callgrind(*arguments: str) -> None:
+    subprocess.run(["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True)
+
+
+def _instructions(client, url: str, requests: int) -> float:
+    """Millions of instructions per request over ``requests`` requests: instrumentation on
+    only while they run, then the counts dumped (which zeroes them) and read back."""
+    out = Path(os.environ[UNDER_CALLGRIND])
+    before = set(out.iterdir())
+    _callgrind("--instr=on")
+    for _ in range(requests):
+        client.get(url).get_data()
+    _callgrind("--instr=off")
+    _callgrind("--dump")
+    (dump,) = set(out.iterdir()) - before
+    totals = [line for line in dump.read_text().splitlines() if line.startswith(("summary:", "totals:"))]
+    dump.unlink()
+    return int(totals[-1].split()[1]) / requests / 1e6
 
 
 def _login(app, email: str, password: str):
@@ -72,6 +109,9 @@ def _time(engine, client, url: str, requests: int) -> Timing:
     assert response.status_code == 200, (url, response.status_code)
     for _ in range(WARM_UP):
         client.get(url).close()
+    if os.environ.get(UNDER_CALLGRIND):
+        counted = _instructions(client, url, requests)
+        return Timing(len(statements), counted, counted, len(body) // 1024)
     timings = []
     for _ in range(requests):
         started = time.perf_counter()
@@ -119,6 +159,11 @@ def _demo_pages(app) -> dict[str, tuple[object, str]]:
 
 
 def _line(name: str, timing: Timing) -> str:
+    if os.environ.get(UNDER_CALLGRIND):
+        return (
+            f"{name:20} {timing.statements:3d} statements  {timing.median:8.2f} M instructions "
+            f"a request  {timing.kib:5d} KiB"
+        )
     return (
         f"{name:20} {timing.statements:3d} statements  median {timing.median:7.1f} ms  "
         f"p95 {timing.p95:7.1f} ms  {timing.kib:5d} KiB"
@@ -131,7 +176,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--archive", type=int, default=10_000, help="past events added last")
+    parser.add_argument(
+        "--instructions", type=int, default=0, metavar="N",
+        help="count the instructions of N requests a page under callgrind instead of timing",
+    )
     args = parser.parse_args()
+    if args.instructions and not os.environ.get(UNDER_CALLGRIND):
+        _under_callgrind(sys.argv)
+    if args.instructions:
+        args.requests = args.instructions
 
     app = empty_app()
     with app.app_context():
@@ -175,7 +228,8 @@ def main() -> None:
     sizes["with an archive"] = measure()
 
     print(f"Kvarn's pages on {dialect}: the same URLs (demo events and people) at three sizes,")
-    print(f"{args.requests} timed requests each (after one that counts statements and {WARM_UP} to warm up)")
+    measured = "counted (instructions)" if args.instructions else "timed"
+    print(f"{args.requests} {measured} requests each (after one that counts statements and {WARM_UP} to warm up)")
     for size, timings in sizes.items():
         print()
         print(f"{size}: {described[size]}")
@@ -184,15 +238,14 @@ def main() -> None:
     for size, base in (("at scale", "demo data"), ("at scale", "a tenth"), ("with an archive", "at scale")):
         large, small = sizes[size], sizes[base]
         print()
-        print(f"ratio of the medians, {size} / {base} (goal <= {GOAL}):")
+        what = "instructions" if args.instructions else "medians"
+        print(f"ratio of the {what}, {size} / {base} (goal <= {GOAL}):")
         for name in pages:
             ratio = large[name].median / small[name].median
             same = "same" if large[name].statements == small[name].statements else "DIFFERENT"
             verdict = "ok" if ratio <= GOAL else "over the goal"
-            print(
-                f"  {name:20} {ratio:5.2f}  (p95 {large[name].p95 / small[name].p95:5.2f}; "
-                f"{same} statements)  {verdict}"
-            )
+            spread = "" if args.instructions else f"p95 {large[name].p95 / small[name].p95:5.2f}; "
+            print(f"  {name:20} {ratio:5.2f}  ({spread}{same} statements)  {verdict}")
     print()
     print("(The listing and the dashboard show 20 events a page: 6 on the demo data, a full")
     print("page from a tenth of the scale on. The event page, personal page, list and exports")
@@ -205,14 +258,15 @@ def main() -> None:
         in_big = db.session.scalar(
             sa.select(sa.func.count()).select_from(Registration).where(Registration.event_id == big)
         )
+    deep = min(10, -(-in_big // registration_pages.PER_PAGE))
     extra = {
         "big list, page 1": f"/staff/events/{big}/registrations",
-        "big list, page 10": f"/staff/events/{big}/registrations?page=10",
+        f"big list, page {deep}": f"/staff/events/{big}/registrations?page={deep}",
         "big list, a search": f"/staff/events/{big}/registrations?q=familjeteamet+7&status=waitlisted",
         "big CSV export": f"/staff/events/{big}/registrations.csv",
         "big XLSX export": f"/staff/events/{big}/registrations.xlsx",
     }
-    requests = max(5, args.requests // 4)
+    requests = args.instructions or max(5, args.requests // 4)
     print(f"the big event at scale: {in_big} registrations, {requests} requests each")
     for name, page in extra.items():
         print("  " + _line(name, _time(engine, organiser, page, requests)))

@@ -440,7 +440,8 @@ def test_team_order_and_its_pages_match_the_reference_with_ties_and_ids_out_of_t
     Python reference, on every backend: many sign-ups at the same moment (a team's members
     share one), ids that do not follow the times (rows written out of order), teams whose
     members came at different times and have different statuses, filtered by status and
-    by organisation, whole and cut in pages."""
+    by organisation, whole and cut in pages; and the places in line of each page's waiting
+    people, read only as far as the page needs, are their places in the whole line."""
     import random
 
     from app.registrations import reads
@@ -463,7 +464,14 @@ def test_team_order_and_its_pages_match_the_reference_with_ties_and_ids_out_of_t
         for i, moment in enumerate(moments)
     ]
     write_transaction(lambda: [db.session.execute(sa.insert(Registration.__table__), [row]) for row in rows])
+    write_transaction(
+        lambda: db.session.execute(
+            sa.update(Team).where(Team.id.in_(teams[::2])).values(keep_together=True)
+        )
+    )
 
+    every_place = reads.waitlist_positions(ev.id)
+    assert len(set(every_place.values())) < len(every_place)  # kept teams share a place
     for where in (
         [Registration.event_id == ev.id],
         [Registration.event_id == ev.id, Registration.status == S.WAITLISTED],
@@ -480,7 +488,12 @@ def test_team_order_and_its_pages_match_the_reference_with_ties_and_ids_out_of_t
         pieces = []
         for offset in range(0, len(expected) + 7, 7):
             row, order = reads.in_team_order(*where, limit=7, offset=offset)
-            pieces += db.session.scalars(sa.select(row.id).order_by(*order))
+            page = list(db.session.scalars(sa.select(row).order_by(*order)))
+            pieces += [r.id for r in page]
+            # The places of a page's waiting people, the line read only as far as they are.
+            waiting = {r.id for r in page if r.status == S.WAITLISTED}
+            places = reads.waitlist_positions(ev.id, of=page)
+            assert {i: places[i] for i in waiting} == {i: every_place[i] for i in waiting}
         assert pieces == expected
     # The data has what the test is about: ties, teams across moments, ids out of time order.
     assert len(set(moments)) < len(moments)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,14 +113,21 @@ def waitlist_position(registration: Registration) -> int | None:
     return int(alone or 0) + int(teams or 0) + 1
 
 
-def waiting_line(event_id: int) -> list[queue.InLine]:
-    """The event's waiting list in queue order, as ``queue`` reads it (one statement)."""
+def waiting_line(event_id: int, through: tuple[datetime, int] | None = None) -> list[queue.InLine]:
+    """The event's waiting list in queue order, as ``queue`` reads it (one statement);
+    with ``through`` (a ``(created_at, id)``) only as far as that place in the order."""
     # A Core statement on the session's connection, its rows made into tuples as they
     # come: the ORM's result layer cost more than the statement for thousands of rows.
     # What the session has pending is written first, as the ORM's autoflush would: a
     # status just changed under the lock (a cancellation) must count.
     db.session.flush()
-    rows = db.session.connection().execute(_WAITING_LINE, {"event_id": event_id})
+    if through is None:
+        rows = db.session.connection().execute(_WAITING_LINE, {"event_id": event_id})
+    else:
+        at, id_ = through
+        rows = db.session.connection().execute(
+            _WAITING_LINE_THROUGH, {"event_id": event_id, "at": at, "id": id_}
+        )
     return list(map(queue.InLine._make, rows))
 
 
@@ -129,11 +137,28 @@ _WAITING_LINE = (
     .where(Registration.event_id == sa.bindparam("event_id"), Registration.status == S.WAITLISTED)
     .order_by(Registration.created_at, Registration.id)
 )
+_WAITING_LINE_THROUGH = _WAITING_LINE.where(
+    sa.or_(
+        Registration.created_at < sa.bindparam("at", type_=Registration.created_at.type),
+        sa.and_(
+            Registration.created_at == sa.bindparam("at", type_=Registration.created_at.type),
+            Registration.id <= sa.bindparam("id"),
+        ),
+    )
+)
 
 
-def waitlist_positions(event_id: int) -> dict[int, int]:
-    """Every waiting registration's place, in one query: {registration id: place}."""
-    return queue.places(queue.units(waiting_line(event_id)))
+def waitlist_positions(event_id: int, of: Iterable[Registration] | None = None) -> dict[int, int]:
+    """Waiting registrations' places, in one query: {registration id: place}. Every one's,
+    or with ``of`` at least those of ``of`` (a page of a list): the line is then read only
+    as far as the last of them waiting, since a place depends only on who is ahead (a
+    team kept together is placed at its first member, who is ahead of the others)."""
+    if of is None:
+        return queue.places(queue.units(waiting_line(event_id)))
+    waiting = [(r.created_at, r.id) for r in of if r.status == S.WAITLISTED]
+    if not waiting:
+        return {}
+    return queue.places(queue.units(waiting_line(event_id, through=max(waiting))))
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ def registrations(event_id: int):
     if status not in {s.value for s in S}:
         status = ""
     page = list_page(event.id, q, status, page_arg())
-    positions = reads.waitlist_positions(event.id)  # one query, not one per row
+    # One query, not one per row, reading the line only as far as this page needs.
+    positions = reads.waitlist_positions(event.id, of=[r for r, _ in page.rows])
     counts = reads.counts_of(event.id)
     teams = reads.event_teams(event.id)
     return render_template(
