@@ -27,6 +27,7 @@ machine that is busy with other work.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -83,6 +84,10 @@ def _instructions(client, url: str, requests: int) -> float:
     only while they run, then the counts dumped (which zeroes them) and read back."""
     out = Path(os.environ[UNDER_CALLGRIND])
     before = set(out.iterdir())
+    # A full collection now rather than, at the allocation count that happens to trigger
+    # it, inside some page's requests (tens of millions of instructions over a heap holding
+    # the seeded data).
+    gc.collect()
     _callgrind("--instr=on")
     for _ in range(requests):
         client.get(url).get_data()
