@@ -326,9 +326,9 @@ def _team_order_keys(where: Iterable[sa.ColumnElement[bool]]) -> sa.Subquery:
     """Each matching registration's ``id`` and ``created_at`` and its unit's place,
     ``(unit_at, unit_id)``: its own ``(created_at, id)``, or for a team's member the first
     matching member's. Grouped, not windowed, and narrow (the columns are in
-    ``ix_registration_event_status_order_team``): on SQLite, over an event of 5,000
-    registrations, ``min() OVER (PARTITION BY team)`` and ``first_value()`` took about
-    40 ms, the grouping about 2."""
+    ``ix_registration_event_status_order_team``): for a page of an event of 5,000
+    registrations, ``min() OVER (PARTITION BY team)`` and ``first_value()`` over whole rows
+    took about 55 ms on SQLite and 14 s on MariaDB, this about 13 ms and 20 ms."""
     matching = (
         sa.select(Registration.id, Registration.team_id, Registration.created_at)
         .where(*where)
