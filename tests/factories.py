@@ -25,6 +25,15 @@ def organisation(name: str | None = None) -> Organisation:
     return org
 
 
+def at_noon_in_stockholm() -> None:
+    """Move the clock to noon, Stockholm time, today (the test's clock is reset after it).
+    An event made then (``event``: three hours from now, days ahead) ends the day it starts,
+    so its time reads as one span, "13.00–16.00"; from 21.00 on it passes midnight and reads
+    as two moments, which a test expecting a span would fail on in the evening."""
+    now = clock.now()
+    clock.travel(clock.local(now).replace(hour=12, minute=0, second=0, microsecond=0) - now)
+
+
 def event(
     capacity: int = 10,
     status: EventStatus = EventStatus.OPEN,

@@ -446,6 +446,7 @@ def test_real_actions_name_their_objects_and_link_to_them(app):
 def test_sentences_read_what_the_services_record(app):
     """The services' real details, not hand-made ones: an edit of title, closing time and
     venue, publishing, and an organisation renamed read as what changed from what to what."""
+    f.at_noon_in_stockholm()  # the old session then reads as one span, "HH:MM–HH:MM"
     org = f.organisation("Alingsås kommun")
     organiser = make_user(Role.ORGANISER)
     admin = make_user(Role.ADMIN)

@@ -52,16 +52,8 @@ def test_listing_shows_upcoming_events_with_seats_and_filter(client, org):
     assert course.id
 
 
-def _at_noon_in_stockholm() -> None:
-    """Move the clock to noon, Stockholm time, today: an event made now (``f.event``: three
-    hours, ten days ahead) then ends the same day, so its time is one span "13.00–16.00"
-    (from 21.00 on it would pass midnight and be written as two moments)."""
-    now = clock.now()
-    clock.travel(clock.local(now).replace(hour=12, minute=0, second=0, microsecond=0) - now)
-
-
 def test_dates_are_swedish_in_stockholm_time(client, org):
-    _at_noon_in_stockholm()
+    f.at_noon_in_stockholm()
     ev = f.event()
     start = clock.local(ev.sessions[0].starts_at)
     page = client.get(f"/events/{ev.id}").get_data(as_text=True)
@@ -77,7 +69,7 @@ def test_organisation_must_be_chosen_not_defaulted(client, org):
 
 
 def test_english_on_request(client, org):
-    _at_noon_in_stockholm()
+    f.at_noon_in_stockholm()
     ev = f.event()
     client.get("/lang/en?next=/events")
     page = client.get(f"/events/{ev.id}").get_data(as_text=True)
