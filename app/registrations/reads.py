@@ -80,18 +80,23 @@ def _kept(team=Team) -> sa.ColumnElement[bool]:
     return sa.and_(Registration.team_id.is_not(None), team.keep_together == sa.true())
 
 
+def _in_order_before(created_at, id_, or_at: bool = False) -> sa.ColumnElement[bool]:
+    """Registrations before ``(created_at, id_)`` in queue order (or at it, ``or_at``)."""
+    return sa.or_(
+        Registration.created_at < created_at,
+        sa.and_(
+            Registration.created_at == created_at,
+            Registration.id <= id_ if or_at else Registration.id < id_,
+        ),
+    )
+
+
 def waitlist_position(registration: Registration) -> int | None:
     """The person's place in line (1 = next), or None when not waiting. A team kept
     together counts as one place, for everyone ahead and for its own members."""
     if registration.status != S.WAITLISTED:
         return None
-    ahead = sa.or_(
-        Registration.created_at < registration.created_at,
-        sa.and_(
-            Registration.created_at == registration.created_at,
-            Registration.id < registration.id,
-        ),
-    )
+    ahead = _in_order_before(registration.created_at, registration.id)
     own_team = registration.team_id if registration.team_id is not None else -1
     alone, teams = db.session.execute(
         sa.select(
@@ -138,12 +143,8 @@ _WAITING_LINE = (
     .order_by(Registration.created_at, Registration.id)
 )
 _WAITING_LINE_THROUGH = _WAITING_LINE.where(
-    sa.or_(
-        Registration.created_at < sa.bindparam("at", type_=Registration.created_at.type),
-        sa.and_(
-            Registration.created_at == sa.bindparam("at", type_=Registration.created_at.type),
-            Registration.id <= sa.bindparam("id"),
-        ),
+    _in_order_before(
+        sa.bindparam("at", type_=Registration.created_at.type), sa.bindparam("id"), or_at=True
     )
 )
 
