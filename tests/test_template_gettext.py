@@ -24,6 +24,9 @@ TEMPLATES = [
     # Markup in a message is kept in HTML, the variables in it escaped (not in the
     # catalogue: gettext gives it back as it is).
     '{{ _("<b>%(name)s</b> & co", name=who) }}',
+    # The trans tag calls the same callables, newstyle.
+    '{% trans name=who %}Registrations of {{ name }}{% endtrans %}',
+    '{% trans num=n %}{{ num }} registration{% pluralize %}{{ num }} registrations{% endtrans %}',
 ]
 
 

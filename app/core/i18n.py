@@ -150,17 +150,10 @@ def _template_callables() -> dict:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Europe/Stockholm")
-    # The templates' gettext: Jinja's i18n extension as Flask-Babel installs it, in its
-    # "newstyle" (the translation is a format string, autoescaped in HTML), with the
-    # catalogue found once per locale and the callables taking the evaluation context
-    # only (``_template_callables``).
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
-        pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
-        newstyle=True,
-    )
+    # The templates' gettext: Flask-Babel installs Jinja's i18n extension "newstyle" (a
+    # translation is a format string, autoescaped in HTML; the ``trans`` tag too); its
+    # callables are replaced by ones that find the catalogue once per locale and take the
+    # evaluation context only (``_template_callables``).
     app.jinja_env.globals.update(_template_callables())
     app.jinja_env.filters["span"] = format_span
     app.jinja_env.filters["moment"] = format_moment
