@@ -202,3 +202,20 @@ def test_a_sign_up_that_waited_for_the_lock_decides_from_what_the_holder_committ
     ).one()
     assert mail.kind == "waitlisted"
     assert "Nya salen" in mail.body_text and "Sal 1" not in mail.body_text
+
+
+def test_the_waiting_line_sees_a_change_not_yet_written(db_app):
+    """``reads.waiting_line`` reads with a Core statement, which the ORM does not autoflush:
+    it writes what the session has pending first, so a decision under the lock never hands
+    a seat to someone whose status was just changed in the same transaction."""
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    f.sign_up(ev.id, org.id, 0)
+    first, second = (f.sign_up(ev.id, org.id, n).registration_id for n in (1, 2))
+    assert [row.id for row in reads.waiting_line(ev.id)] == [first, second]
+    try:
+        db.session.get(Registration, first).status = S.CANCELLED  # pending, not flushed
+        assert [row.id for row in reads.waiting_line(ev.id)] == [second]
+    finally:
+        db.session.rollback()
+    assert [row.id for row in reads.waiting_line(ev.id)] == [first, second]
