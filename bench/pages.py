@@ -27,12 +27,8 @@ machine that is busy with other work.
 from __future__ import annotations
 
 import argparse
-import gc
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +43,12 @@ from app.core.extensions import db  # noqa: E402
 from app.devtools import demo, scale  # noqa: E402
 from app.models import Event, Registration, RegistrationStatus  # noqa: E402
 from app.staff import registration_pages  # noqa: E402
+from bench import callgrind  # noqa: E402
 from bench.empty_app import empty_app  # noqa: E402
 
 GOAL = 1.5
 #: Requests before the timed ones (caches, templates, the database's pages).
 WARM_UP = 3
-#: Set (to callgrind's output folder) when this script runs itself under callgrind.
-UNDER_CALLGRIND = "KVARN_BENCH_CALLGRIND_OUT"
-
-
 @dataclass(frozen=True)
 class Timing:
     statements: int
@@ -63,40 +56,6 @@ class Timing:
     median: float
     p95: float
     kib: int
-
-
-def _under_callgrind(argv: list[str]) -> None:
-    """Run this script again under callgrind, counting nothing until asked (``_instructions``)."""
-    out = tempfile.mkdtemp(prefix="kvarn-callgrind-")
-    command = [
-        "valgrind", "--tool=callgrind", "-q", "--instr-atstart=no",
-        f"--callgrind-out-file={out}/callgrind.out", sys.executable, *argv,
-    ]
-    os.execvpe("valgrind", command, {**os.environ, UNDER_CALLGRIND: out})
-
-
-def _callgrind(*arguments: str) -> None:
-    subprocess.run(["callgrind_control", *arguments, str(os.getpid())], check=True, capture_output=True)
-
-
-def _instructions(client, url: str, requests: int) -> float:
-    """Millions of instructions per request over ``requests`` requests: instrumentation on
-    only while they run, then the counts dumped (which zeroes them) and read back."""
-    out = Path(os.environ[UNDER_CALLGRIND])
-    before = set(out.iterdir())
-    # A full collection now rather than, at the allocation count that happens to trigger
-    # it, inside some page's requests (tens of millions of instructions over a heap holding
-    # the seeded data).
-    gc.collect()
-    _callgrind("--instr=on")
-    for _ in range(requests):
-        client.get(url).get_data()
-    _callgrind("--instr=off")
-    _callgrind("--dump")
-    (dump,) = set(out.iterdir()) - before
-    totals = [line for line in dump.read_text().splitlines() if line.startswith(("summary:", "totals:"))]
-    dump.unlink()
-    return int(totals[-1].split()[1]) / requests / 1e6
 
 
 def _login(app, email: str, password: str):
@@ -114,8 +73,8 @@ def _time(engine, client, url: str, requests: int) -> Timing:
     assert response.status_code == 200, (url, response.status_code)
     for _ in range(WARM_UP):
         client.get(url).close()
-    if os.environ.get(UNDER_CALLGRIND):
-        counted = _instructions(client, url, requests)
+    if callgrind.running_under_callgrind():
+        counted = callgrind.instructions(lambda: client.get(url).get_data(), requests)
         return Timing(len(statements), counted, counted, len(body) // 1024)
     timings = []
     for _ in range(requests):
@@ -164,7 +123,7 @@ def _demo_pages(app) -> dict[str, tuple[object, str]]:
 
 
 def _line(name: str, timing: Timing) -> str:
-    if os.environ.get(UNDER_CALLGRIND):
+    if callgrind.running_under_callgrind():
         return (
             f"{name:20} {timing.statements:3d} statements  {timing.median:8.2f} M instructions "
             f"a request  {timing.kib:5d} KiB"
@@ -186,8 +145,8 @@ def main() -> None:
         help="count the instructions of N requests a page under callgrind instead of timing",
     )
     args = parser.parse_args()
-    if args.instructions and not os.environ.get(UNDER_CALLGRIND):
-        _under_callgrind(sys.argv)
+    if args.instructions and not callgrind.running_under_callgrind():
+        callgrind.rerun_under_callgrind(sys.argv)
     if args.instructions:
         args.requests = args.instructions
 

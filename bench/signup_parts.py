@@ -24,6 +24,7 @@ there is somewhat smaller; this shows what each layer adds.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -39,13 +40,29 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import callgrind  # noqa: E402
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=10)
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--capacity", type=int, default=40)
+    parser.add_argument(
+        "--instructions", type=int, default=0, metavar="N",
+        help="count the CPU instructions of N requests a line under callgrind instead of timing",
+    )
     args = parser.parse_args(argv)
+    if args.instructions and not callgrind.running_under_callgrind():
+        callgrind.rerun_under_callgrind([__file__, *(sys.argv[1:] if argv is None else argv)])
+    if args.instructions:
+        return _count_instructions(args, lines_of(args))
+    return _time(args, lines_of(args))
+
+
+def lines_of(args) -> dict:
+    """The lines of the table: a label and a function that makes one request on an event,
+    after a ``new`` function that makes an event (returned under the key ``None``)."""
 
     tmp = Path(tempfile.mkdtemp(prefix="kvarn-parts-"))
     os.environ["KVARN_INSTANCE_PATH"] = str(tmp / "instance")
@@ -163,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(30):
             run(event_id)
 
+    lines[None] = new_event
+    return lines
+
+
+def _time(args, lines: dict) -> int:
+    new_event = lines.pop(None)
     times: dict[str, list[float]] = {label: [] for label in lines}
     for _ in range(args.blocks):
         for label, run in lines.items():
@@ -179,6 +202,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:32} {min(values):8.3f} {statistics.median(values):8.3f}")
     whole, same = min(times["5. Kvarn's whole sign-up"]), min(times["6. same-work baseline"])
     print(f"Kvarn / same-work (fastest blocks): {whole / same:.2f}")
+    return 0
+
+
+def _count_instructions(args, lines: dict) -> int:
+    new_event = lines.pop(None)
+    counts = {}
+    for label, run in lines.items():
+        event_id = new_event()
+        counts[label] = callgrind.instructions(functools.partial(run, event_id), args.instructions)
+    print(f"Instructions per request, millions ({args.instructions} requests a line, "
+          f"{args.capacity} seats an event, SQLite, test client, under callgrind)")
+    for label, count in counts.items():
+        print(f"{label:32} {count:8.3f}")
+    whole, same = counts["5. Kvarn's whole sign-up"], counts["6. same-work baseline"]
+    print(f"Kvarn / same-work: {whole / same:.2f}")
     return 0
 
 
