@@ -219,3 +219,34 @@ def test_the_waiting_line_sees_a_change_not_yet_written(db_app):
     finally:
         db.session.rollback()
     assert [row.id for row in reads.waiting_line(ev.id)] == [first, second]
+
+
+def test_a_sign_ups_snapshot_reads_as_its_stored_row_and_leaves_nothing_to_write(db_app, monkeypatch):
+    """The registration the first mail is made from is a snapshot (``snapshot._loaded``):
+    its values put straight into its state, not set through the ORM's attribute events.
+    It must read exactly as the stored row, with its event and organisation, and leave the
+    session nothing to insert or update."""
+    org = f.organisation()
+    ev = f.event(capacity=1)
+    seen = []
+    made_mail = seats.notices.registration_created
+
+    def watching(registration, position=None):
+        seen.append((registration, position, set(db.session.new), set(db.session.dirty)))
+        made_mail(registration, position)
+
+    monkeypatch.setattr(seats.notices, "registration_created", watching)
+    ids = [
+        f.sign_up(ev.id, org.id, n, work_team="Lag Syd", needs="Vegetarisk").registration_id
+        for n in (1, 2)
+    ]
+    assert [position for _snapshot, position, _new, _dirty in seen] == [None, 1]
+    for (snapshot, _position, new, dirty), registration_id in zip(seen, ids, strict=True):
+        assert new == set() and dirty == set()
+        assert sa.inspect(snapshot).transient and snapshot not in db.session
+        stored = db.session.get(Registration, registration_id)
+        for column in sa.inspect(Registration).column_attrs:
+            assert getattr(snapshot, column.key) == getattr(stored, column.key), column.key
+        assert (snapshot.event.id, snapshot.event.title) == (ev.id, ev.title)
+        assert (snapshot.organisation.id, snapshot.organisation.name) == (org.id, org.name)
+        assert snapshot.organisation.active is True and snapshot.team is None

@@ -10,7 +10,9 @@ database has it), then reads the counts, an earlier registration, the organisati
 names the mail shows in one statement, and the sessions in another. The rows are built
 into *transient* ``Event``, ``EventSession``, ``User`` and ``Organisation`` objects, so
 that the rules written for the models (``Event.phase``, ``registrations.statuses``) and the
-mail templates read them unchanged.
+mail templates read them unchanged; the organisation's and the new registration's, made
+for every sign-up, get their values put straight into their state (``_loaded``) rather
+than through the attribute events of ``Model(**values)``.
 
 They are snapshots, shared by the sign-ups that read the same rows: never change one,
 never add one to the session (an ``Event`` with an id would be inserted again). A change
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import instance_dict
 
 from ..core.database import require_write_transaction
 from ..core.errors import NotFound
@@ -128,7 +131,7 @@ def read_for_sign_up(
     sessions = tuple(connection.execute(_SESSIONS, {"event_id": event_id}))
     names = (facts.organiser_name, facts.organiser_email, facts.organising_name)
     organisation = (
-        Organisation(id=organisation_id, name=facts.organisation_name, active=bool(facts.organisation_active))
+        _organisation(organisation_id, facts.organisation_name, bool(facts.organisation_active))
         if facts.organisation_name is not None
         else None
     )
@@ -140,6 +143,22 @@ def read_for_sign_up(
         facts.same_key_id,
         organisation,
     )
+
+
+def _loaded(model, **values):
+    """A transient ``model`` holding ``values`` as if loaded from its row: set in the
+    instance's state at once, without the attribute events (history, backrefs) that
+    ``model(**values)`` fires for each one — a registration's snapshot cost 35 µs that way,
+    2 µs this way. Reading it is reading an entity; it has nothing pending to write."""
+    made = sa.inspect(model).class_manager.new_instance()
+    instance_dict(made).update(values)
+    return made
+
+
+@functools.lru_cache(maxsize=256)
+def _organisation(organisation_id: int, name: str, active: bool) -> Organisation:
+    """The chosen organisation's snapshot, shared by the sign-ups that read the same values."""
+    return _loaded(Organisation, id=organisation_id, name=name, active=active)
 
 
 @functools.lru_cache(maxsize=256)
@@ -165,7 +184,4 @@ def _event_from(row: sa.Row, names: tuple, sessions: tuple[sa.Row, ...]) -> Even
 def registration(event: Event, organisation: Organisation, **columns) -> Registration:
     """A snapshot of a registration row just inserted (``columns``, its id among them),
     with the event and organisation snapshots it belongs to."""
-    made = Registration(**columns)
-    made.event = event
-    made.organisation = organisation
-    return made
+    return _loaded(Registration, **columns, event=event, organisation=organisation)
