@@ -13,12 +13,12 @@ import click
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
-from flask_babel import force_locale
 
 from .accounts.users import create_user
 from .core import clock
 from .core.errors import NotFound, Refused
 from .core.extensions import db
+from .core.i18n import in_language
 from .devtools.demo import NotEmpty, ServerDatabase, load_demo
 from .evaluations import invitations as evaluation_invitations
 from .events.gauging import notify_passed_deadlines
@@ -216,7 +216,7 @@ def create_user_command(
     try:
         user = create_user(email, role, password, name=name, organisation_name=organisation)
     except Refused as error:
-        with force_locale("en"):  # the command line speaks English, like the rest of `flask`
+        with in_language("en"):  # the command line speaks English, like the rest of `flask`
             message = str(error.message)
         raise click.ClickException(message) from error
     where = f" ({user.organisation.name})" if user.organisation else ""

@@ -27,7 +27,7 @@ from pathlib import Path
 import segno
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, format_datetime, ngettext
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from fpdf import FPDF
@@ -37,7 +37,7 @@ from ..core import clock
 from ..core.database import write_transaction
 from ..core.errors import NotFound, Refused
 from ..core.extensions import db
-from ..core.i18n import format_time
+from ..core.i18n import format_time, in_language
 from ..core.text import printable
 from ..core.urls import absolute_url
 from ..models import Certificate, Event, EventSession, EventStatus, Registration
@@ -362,7 +362,7 @@ def pdf(certificate: Certificate, locale: str) -> bytes:
     registration = certificate.registration
     event = registration.event
     attended = attended_session_list(registration)
-    with force_locale(locale):
+    with in_language(locale):
         title = _("Certificate of attendance")
         document = _Document(f"{title}: {event.title}", locale)
         document.pdf.set_y(35)

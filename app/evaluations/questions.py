@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -20,6 +19,7 @@ from ..audit import entries as audit
 from ..core.database import write_transaction
 from ..core.errors import Refused
 from ..core.extensions import db
+from ..core.i18n import in_language
 from ..core.text import one_line
 from ..models import Evaluation, EvaluationQuestion, Event
 from ..registrations.locking import lock_event
@@ -41,7 +41,7 @@ class Question:
 
 def default_questions(locale: str) -> list[Question]:
     """The default set, in ``locale`` (the event's language)."""
-    with force_locale(locale):
+    with in_language(locale):
         return [
             Question(RATING, _("Overall, how satisfied are you with the event?")),
             Question(RATING, _("How useful is what you learned for your work?")),

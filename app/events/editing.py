@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from ..audit import entries as audit
 from ..core.database import write_transaction
 from ..core.errors import Refused
 from ..core.extensions import db
+from ..core.i18n import in_language
 from ..models import Event, EventKind, EventSession, EventStatus, Registration, RegistrationStatus
 from ..registrations import notices, seats
 from ..registrations.locking import lock_event
@@ -286,7 +286,7 @@ def _tell_everyone(
     people = affected_registrations(event.id)
     for registration in people:
         if registration.locale not in by_locale:
-            with force_locale(registration.locale):
+            with in_language(registration.locale):
                 by_locale[registration.locale] = with_title(
                     schedule_changes(old, new), old_title, event.title
                 )

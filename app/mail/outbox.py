@@ -20,10 +20,10 @@ from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app, render_template
-from flask_babel import force_locale
 
 from ..core import clock
 from ..core.extensions import db
+from ..core.i18n import in_language
 from ..models import OutboxMessage, OutboxStatus
 from . import message as mime
 
@@ -55,7 +55,7 @@ def _tidy_text(text: str) -> str:
 
 def render(kind: str, locale: str, context: dict) -> tuple[str, str, str]:
     """Subject, text and HTML of one message, from the same data, in ``locale``."""
-    with force_locale(locale):
+    with in_language(locale):
         subject = render_template(f"email/{kind}.subject.txt", **context)
         text = render_template(f"email/{kind}.txt", **context)
         html = render_template(f"email/{kind}.html", **context)

@@ -33,13 +33,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from ..core import clock
 from ..core.extensions import db
+from ..core.i18n import in_language
 from ..core.text import printable
 from ..events.statuses import kind_label, phase_name
 from ..models import (
@@ -197,7 +198,7 @@ def build(event: Event, now: datetime | None = None) -> Record:
     )
     teams = db.session.scalar(sa.select(sa.func.count(Team.id)).where(Team.event_id == event.id))
     config = current_app.config
-    with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+    with in_language(config["BABEL_DEFAULT_LOCALE"]):
         return Record(
             event_id=event.id,
             title=printable(event.title),
@@ -480,7 +481,7 @@ class Written:
 def render(record: Record) -> dict[str, bytes]:
     """The record's files (name -> bytes), the checksum file last."""
     names = file_names(record.event_id)
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with in_language(current_app.config["BABEL_DEFAULT_LOCALE"]):
         files = {
             names["attendance"]: attendance_csv(record),
             names["figures"]: figures_csv(record),
