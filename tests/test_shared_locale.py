@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from babel import Locale
 
-from app.core.i18n import current_language, format_moment, in_language, translations
 from app.core import clock
+from app.core.i18n import current_language, format_moment, in_language, translations
 from tests import factories as f
 
 
