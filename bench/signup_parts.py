@@ -1,6 +1,7 @@
 """Where a sign-up's CPU goes, layer by layer, in one process (no HTTP server).
 
     .venv/bin/python bench/signup_parts.py [--blocks 10] [--requests 150] [--capacity 40]
+    .venv/bin/python bench/signup_parts.py --instructions 150
 
 On a fresh migrated SQLite file, through Flask's test client (one thread, no gunicorn, no
 load generator competing for the CPU), in alternating blocks of ``--requests`` on a fresh
@@ -16,9 +17,11 @@ event each, it times the CPU per request of:
 6. the same-work baseline (``bench/baseline_app.py: create_samework_app``) on the same file.
 
 It prints the fastest block (the least disturbed by other work on the machine) and the
-median block per line, and the ratio of the whole sign-up to the same-work baseline. Under
-gunicorn (``bench/rush.py``) both grow by the server's own work per request, so the ratio
-there is somewhat smaller; this shows what each layer adds.
+median block per line, and the ratio of the whole sign-up to the same-work baseline. With
+``--instructions N`` it runs itself under callgrind and counts the CPU instructions of N
+requests a line instead (``bench/callgrind.py``): the same figures run to run, however busy
+the machine. Under gunicorn (``bench/rush.py``) both grow by the server's own work per
+request, so the ratio there is somewhat smaller; this shows what each layer adds.
 """
 
 from __future__ import annotations
