@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.instructions and not callgrind.running_under_callgrind():
         callgrind.rerun_under_callgrind([__file__, *(sys.argv[1:] if argv is None else argv)])
     if args.instructions:
-        return _count_instructions(args, lines_of(args))
-    return _time(args, lines_of(args))
+        return _count_instructions(args, *lines_of(args))
+    return _time(args, *lines_of(args))
 
 
-def lines_of(args) -> dict:
-    """The lines of the table: a label and a function that makes one request on an event,
-    after a ``new`` function that makes an event (returned under the key ``None``)."""
+def lines_of(args) -> tuple[dict, Callable[[], int]]:
+    """The lines of the table (a label and a function that makes one request on an event,
+    each warmed up) and the function that makes a fresh event."""
 
     tmp = Path(tempfile.mkdtemp(prefix="kvarn-parts-"))
     os.environ["KVARN_INSTANCE_PATH"] = str(tmp / "instance")
@@ -183,12 +184,10 @@ def lines_of(args) -> dict:
         for _ in range(30):
             run(event_id)
 
-    lines[None] = new_event
-    return lines
+    return lines, new_event
 
 
-def _time(args, lines: dict) -> int:
-    new_event = lines.pop(None)
+def _time(args, lines: dict, new_event: Callable[[], int]) -> int:
     times: dict[str, list[float]] = {label: [] for label in lines}
     for _ in range(args.blocks):
         for label, run in lines.items():
@@ -208,8 +207,7 @@ def _time(args, lines: dict) -> int:
     return 0
 
 
-def _count_instructions(args, lines: dict) -> int:
-    new_event = lines.pop(None)
+def _count_instructions(args, lines: dict, new_event: Callable[[], int]) -> int:
     counts = {}
     for label, run in lines.items():
         event_id = new_event()
